@@ -1,0 +1,277 @@
+"""Load StyleGAN2 networks from the checkpoint formats users already have, and save our own.
+
+Formats recognised by content (never by file name alone):
+- mminvert: `{"format": "mminvert.stylegan2", "generator": {"config", "state_dict"}, "discriminator"?}`
+- rosinality/stylegan2-pytorch `.pt`: `{"g_ema", "d"?, "latent_avg"?}` or a bare `g_ema` state dict
+- NVlabs stylegan2-ada-pytorch: `.pkl` network snapshot (restricted unpickling, see safe_pickle.py),
+  or a `.pt` state dict with its key names, as `{"G_ema": sd, "D"?: sd}` or bare.
+`.pt` files are read with `torch.load(weights_only=True)`: no code in them runs.
+"""
+from __future__ import annotations
+
+
+import logging
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+
+from ..nn import StyleGAN2Discriminator, StyleGAN2Generator
+from . import nvlabs, rosinality
+from .errors import CheckpointError
+from .safe_pickle import PersistentStub, UnsafePickleError, flatten_stub_tensors, safe_load_pickle
+
+__all__ = ["load_generator", "load_discriminator", "save_stylegan2", "export_rosinality", "read_checkpoint",
+           "FORMAT", "register_bundled_generator"]
+
+log = logging.getLogger(__name__)
+FORMAT = "mminvert.stylegan2"
+_BUNDLED: dict[str, Path] = {}
+
+
+def register_bundled_generator(name: str, path: str | Path) -> None:
+    """Make `load_generator(name)` resolve to a file shipped with the package."""
+    _BUNDLED[name] = Path(path)
+
+
+def _resolve(path: str | Path) -> Path:
+    p = Path(path)
+    if not p.exists() and str(path) in _BUNDLED:
+        return _BUNDLED[str(path)]
+    if not p.exists():
+        hint = f"; bundled names: {sorted(_BUNDLED)}" if _BUNDLED else ""
+        raise CheckpointError(p, f"no such file{hint}")
+    if p.is_dir():
+        raise CheckpointError(p, "is a directory, expected a checkpoint file")
+    return p
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    """Read a checkpoint file safely: torch zip/legacy files with weights_only, pickles restricted."""
+    p = _resolve(path)
+    with open(p, "rb") as f:
+        head = f.read(4)
+    if p.stat().st_size == 0:
+        raise CheckpointError(p, "file is empty")
+    if head[:2] == b"PK":
+        if not zipfile.is_zipfile(p):
+            raise CheckpointError(p, "truncated or corrupt torch zip archive")
+        return _torch_load(p, map_location)
+    if head[:1] == b"\x80":  # a raw pickle: an NVlabs .pkl, or torch's legacy format
+        try:
+            with open(p, "rb") as f:
+                obj = safe_load_pickle(f)
+        except UnsafePickleError as e:
+            raise CheckpointError(p, f"unsafe pickle refused: {e}") from None
+        except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, RuntimeError) as e:
+            # torch's legacy (non-zip) format is also a pickle stream: let torch read it safely.
+            try:
+                return _torch_load(p, map_location)
+            except CheckpointError:
+                raise CheckpointError(p, f"truncated or corrupt pickle ({type(e).__name__}: {e})") from None
+        if isinstance(obj, int):  # legacy torch format starts with a magic number
+            return _torch_load(p, map_location)
+        return _to_device(obj, map_location)
+    raise CheckpointError(p, "unknown format: neither a torch checkpoint nor a pickle")
+
+
+def _torch_load(p: Path, map_location: Any) -> Any:
+    try:
+        return torch.load(p, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - re-raised with the file named
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if "Weights only load failed" in str(e) or "Unsupported global" in str(e):
+            raise CheckpointError(p, "refused: the file holds pickled code or objects other than tensors "
+                                     f"(torch.load weights_only): {_first_reason(str(e))}") from None
+        raise CheckpointError(p, f"cannot be read as a torch checkpoint ({type(e).__name__}: {msg})") from None
+
+
+def _first_reason(msg: str) -> str:
+    for line in msg.splitlines():
+        if "Unsupported global" in line or "GLOBAL" in line:
+            return line.strip()
+    return msg.splitlines()[0] if msg else ""
+
+
+def _to_device(obj: Any, map_location: Any) -> Any:
+    if isinstance(obj, Tensor):
+        return obj.to(map_location)
+    if isinstance(obj, dict):
+        return type(obj)((k, _to_device(v, map_location)) for k, v in obj.items()) if not isinstance(
+            obj, PersistentStub) else obj
+    if isinstance(obj, PersistentStub):
+        obj.state = _to_device(obj.state, map_location)
+    return obj
+
+
+# ----------------------------------------------------------------------------------------- parsing
+
+def _tensor_dict(obj: Any) -> dict[str, Tensor] | None:
+    if isinstance(obj, PersistentStub):
+        return flatten_stub_tensors(obj)
+    if isinstance(obj, dict) and obj and all(isinstance(v, Tensor) for v in obj.values()):
+        return dict(obj)
+    return None
+
+
+def _parse(obj: Any, p: Path, which: str) -> tuple[dict, dict[str, Tensor], str]:
+    """-> (config, our state dict, format name) of the generator ('G') or discriminator ('D')."""
+    if not isinstance(obj, dict):
+        raise CheckpointError(p, f"unknown format: top level is a {type(obj).__name__}, expected a dict")
+    try:
+        if obj.get("format") == FORMAT:
+            entry = obj.get("generator" if which == "G" else "discriminator")
+            if entry is None:
+                raise CheckpointError(p, f"mminvert checkpoint has no {_name(which)}")
+            return dict(entry["config"]), dict(entry["state_dict"]), "mminvert"
+        if which == "G":
+            return _parse_generator(obj, p)
+        return _parse_discriminator(obj, p)
+    except KeyError as e:
+        raise CheckpointError(p, f"state dict is missing key {e}: incomplete or not a StyleGAN2 {_name(which)}") from None
+    except ValueError as e:
+        if isinstance(e, CheckpointError):
+            raise
+        raise CheckpointError(p, str(e)) from None
+
+
+def _name(which: str) -> str:
+    return "generator" if which == "G" else "discriminator"
+
+
+def _parse_generator(obj: dict, p: Path) -> tuple[dict, dict[str, Tensor], str]:
+    if "g_ema" in obj and (sd := _tensor_dict(obj["g_ema"])) is not None and rosinality.is_rosinality_generator(sd):
+        cfg = rosinality.rosinality_generator_config(sd)
+        return cfg, rosinality.rosinality_to_generator(sd, obj.get("latent_avg")), "rosinality"
+    for key in ("G_ema", "G"):
+        if key in obj and (sd := _tensor_dict(obj[key])) is not None and nvlabs.is_nvlabs_generator(sd):
+            cfg = nvlabs.nvlabs_generator_config(sd)
+            stub = obj[key]
+            if isinstance(stub, PersistentStub):
+                lr = stub.init_kwargs.get("mapping_kwargs", {}).get("lr_multiplier")
+                if lr is not None:
+                    cfg["mapping_lr_mul"] = float(lr)
+            return cfg, nvlabs.nvlabs_to_generator(sd), "nvlabs"
+    sd = _tensor_dict(obj)
+    if sd is not None:
+        if rosinality.is_rosinality_generator(sd):
+            return rosinality.rosinality_generator_config(sd), rosinality.rosinality_to_generator(sd), "rosinality"
+        if nvlabs.is_nvlabs_generator(sd):
+            return nvlabs.nvlabs_generator_config(sd), nvlabs.nvlabs_to_generator(sd), "nvlabs"
+    keys = ", ".join(map(str, list(obj)[:8]))
+    raise CheckpointError(p, f"unknown format: no StyleGAN2 generator found (top-level keys: {keys})")
+
+
+def _parse_discriminator(obj: dict, p: Path) -> tuple[dict, dict[str, Tensor], str]:
+    if "d" in obj and (sd := _tensor_dict(obj["d"])) is not None:
+        return rosinality.rosinality_discriminator_config(sd), rosinality.rosinality_to_discriminator(sd), "rosinality"
+    if "D" in obj and (sd := _tensor_dict(obj["D"])) is not None and nvlabs.is_nvlabs_discriminator(sd):
+        cfg = nvlabs.nvlabs_discriminator_config(sd)
+        if isinstance(obj["D"], PersistentStub):
+            mbstd = obj["D"].init_kwargs.get("epilogue_kwargs", {}).get("mbstd_group_size")
+            if mbstd is not None:
+                cfg["mbstd_group_size"] = int(mbstd)
+        return cfg, nvlabs.nvlabs_to_discriminator(sd), "nvlabs"
+    raise CheckpointError(p, "the file holds no discriminator (rosinality 'd', NVlabs 'D' or mminvert)")
+
+
+def _build(cls: Callable[..., torch.nn.Module], cfg: dict, sd: dict[str, Tensor], p: Path, fmt: str) -> Any:
+    net = cls(**cfg)
+    own = net.state_dict()
+    missing = sorted(set(own) - set(sd))
+    unexpected = sorted(set(sd) - set(own))
+    if missing or unexpected:
+        raise CheckpointError(p, f"{fmt} state dict does not match the inferred network: missing "
+                                 f"{missing[:5]}, unexpected {unexpected[:5]}")
+    for k, v in sd.items():
+        if tuple(v.shape) != tuple(own[k].shape):
+            raise CheckpointError(p, f"tensor '{k}' has shape {tuple(v.shape)}, expected {tuple(own[k].shape)}")
+    net.load_state_dict({k: v.float() for k, v in sd.items()})
+    return net.eval()
+
+
+def _check_expectations(p: Path, cfg: dict, expect: dict[str, Any]) -> None:
+    for key, want in expect.items():
+        if want is not None and cfg.get(key) != want:
+            raise CheckpointError(p, f"checkpoint has {key}={cfg.get(key)}, but {key}={want} was asked for")
+
+
+# ---------------------------------------------------------------------------------------- public API
+
+def load_generator(path: str | Path, map_location: str | torch.device = "cpu", *, resolution: int | None = None,
+                   img_channels: int | None = None, w_dim: int | None = None,
+                   compute_w_avg: int = 10000) -> StyleGAN2Generator:
+    """StyleGAN2 generator (eval mode) from any supported file, format detected from its content.
+
+    Architecture (resolution, z/w dims, mapping depth, widths) is inferred from the tensors;
+    `resolution`/`img_channels`/`w_dim`, when given, must match or a CheckpointError is raised.
+    When the file has no mean latent, w_avg is computed from `compute_w_avg` samples (logged).
+    """
+    p = _resolve(path)
+    cfg, sd, fmt = _parse(read_checkpoint(p, map_location), p, "G")
+    _check_expectations(p, cfg, dict(resolution=resolution, img_channels=img_channels, w_dim=w_dim))
+    w_avg_missing = "mapping.w_avg" not in sd or not bool(sd["mapping.w_avg"].abs().sum() > 0)
+    if "mapping.w_avg" not in sd:
+        sd["mapping.w_avg"] = torch.zeros(cfg["w_dim"])
+    G = _build(StyleGAN2Generator, cfg, sd, p, fmt).to(map_location)
+    if w_avg_missing:
+        log.info("%s: no mean latent in the file; computing w_avg from %d samples of z", p, compute_w_avg)
+        G.w_avg = G.mean_latent(compute_w_avg)
+    log.debug("loaded %s generator from %s: %s", fmt, p, cfg)
+    return G
+
+
+def load_discriminator(path: str | Path, map_location: str | torch.device = "cpu") -> StyleGAN2Discriminator:
+    """StyleGAN2 discriminator (eval mode) from a file that has one (rosinality 'd', NVlabs 'D', ours)."""
+    p = _resolve(path)
+    cfg, sd, fmt = _parse(read_checkpoint(p, map_location), p, "D")
+    return _build(StyleGAN2Discriminator, cfg, sd, p, fmt).to(map_location)
+
+
+def _atomic_save(obj: Any, path: str | Path) -> Path:
+    """torch.save to a temporary file beside `path`, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_stylegan2(path: str | Path, generator: StyleGAN2Generator,
+                   discriminator: StyleGAN2Discriminator | None = None, **extra: Any) -> Path:
+    """Write our format (config + state dicts), readable with weights_only. Atomic."""
+    obj: dict[str, Any] = {"format": FORMAT, "version": 1,
+                           "generator": {"config": generator.config, "state_dict": _cpu(generator.state_dict())}}
+    if discriminator is not None:
+        obj["discriminator"] = {"config": discriminator.config, "state_dict": _cpu(discriminator.state_dict())}
+    obj.update(extra)
+    return _atomic_save(obj, path)
+
+
+def export_rosinality(path: str | Path, generator: StyleGAN2Generator,
+                      discriminator: StyleGAN2Discriminator | None = None) -> Path:
+    """Write a rosinality/stylegan2-pytorch checkpoint (`g_ema`, `latent_avg`, `d`). Atomic."""
+    if generator.z_dim != generator.w_dim:
+        raise ValueError("rosinality's format needs z_dim == w_dim")
+    sd = _cpu(generator.state_dict())
+    obj: dict[str, Any] = {"g_ema": rosinality.generator_to_rosinality(sd, generator.config["mapping_layers"]),
+                           "latent_avg": sd["mapping.w_avg"].clone()}
+    if discriminator is not None:
+        obj["d"] = rosinality.discriminator_to_rosinality(_cpu(discriminator.state_dict()))
+    return _atomic_save(obj, path)
+
+
+def _cpu(sd: dict[str, Tensor]) -> dict[str, Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in sd.items()}
+
+
