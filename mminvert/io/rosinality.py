@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-import torch
 from torch import Tensor
 
 from ..nn.ops import fir_kernel
@@ -61,8 +60,8 @@ def rosinality_to_generator(sd: dict[str, Tensor], latent_avg: Tensor | None = N
     for i in range(cfg["mapping_layers"]):
         out[f"mapping.fcs.{i}.weight"] = sd[f"style.{i + 1}.weight"]
         out[f"mapping.fcs.{i}.bias"] = sd[f"style.{i + 1}.bias"]
-    out["mapping.w_avg"] = (latent_avg.reshape(-1) if latent_avg is not None
-                            else torch.zeros(cfg["w_dim"]))
+    if latent_avg is not None:
+        out["mapping.w_avg"] = latent_avg.reshape(-1)
     out["synthesis.blocks.0.const"] = sd["input.input"][0]
     out.update(_styled_conv(sd, "conv1", "synthesis.blocks.0.conv1", sd["noises.noise_0"]))
     out.update(_to_rgb(sd, "to_rgb1", "synthesis.blocks.0.torgb"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 
 import logging
+import pickle
 import os
 import tempfile
 import zipfile
@@ -67,7 +68,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
                 obj = safe_load_pickle(f)
         except UnsafePickleError as e:
             raise CheckpointError(p, f"unsafe pickle refused: {e}") from None
-        except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, RuntimeError) as e:
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, RuntimeError) as e:
             # torch's legacy (non-zip) format is also a pickle stream: let torch read it safely.
             try:
                 return _torch_load(p, map_location)
@@ -214,8 +215,8 @@ def load_generator(path: str | Path, map_location: str | torch.device = "cpu", *
     p = _resolve(path)
     cfg, sd, fmt = _parse(read_checkpoint(p, map_location), p, "G")
     _check_expectations(p, cfg, dict(resolution=resolution, img_channels=img_channels, w_dim=w_dim))
-    w_avg_missing = "mapping.w_avg" not in sd or not bool(sd["mapping.w_avg"].abs().sum() > 0)
-    if "mapping.w_avg" not in sd:
+    w_avg_missing = "mapping.w_avg" not in sd
+    if w_avg_missing:
         sd["mapping.w_avg"] = torch.zeros(cfg["w_dim"])
     G = _build(StyleGAN2Generator, cfg, sd, p, fmt).to(map_location)
     if w_avg_missing:
