@@ -9,15 +9,17 @@ import math
 from collections.abc import Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .layers import EqualLinear
-from .modconv import modulated_conv2d
-from .ops import fir_kernel, lrelu_agc, upsample2d
+from .modconv import demodulation, modulated_conv2d
+from .ops import fir_kernel, upsample2d
 
 __all__ = ["StyledConv", "ToRGB", "SynthesisBlock", "SynthesisNetwork", "NOISE_MODES"]
 
 NOISE_MODES = ("const", "random", "none")
+LRELU_GAIN = math.sqrt(2.0)
 
 
 class StyledConv(nn.Module):
@@ -41,12 +43,21 @@ class StyledConv(nn.Module):
 
     def forward(self, x: Tensor, w: Tensor, noise_mode: str = "const") -> Tensor:
         styles = self.affine(w)
-        x = modulated_conv2d(x, self.weight * self.weight_gain, styles, up=self.up, kernel=self.kernel, fused=self.fused)
+        weight = self.weight * self.weight_gain
+        # Demodulation, noise, bias and the sqrt(2) gain are applied in one pass (lrelu(a)·g = lrelu(a·g)).
+        x = modulated_conv2d(x, weight, styles, demodulate=self.fused, up=self.up, kernel=self.kernel,
+                             fused=self.fused)
+        shift = self.bias.view(1, -1, 1, 1)
         if noise_mode == "const":
-            x = x + self.noise_const * self.noise_strength
+            shift = shift + self.noise_const * self.noise_strength
         elif noise_mode == "random":
-            x = x + torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype) * self.noise_strength
-        return lrelu_agc(x, self.bias)
+            noise = torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
+            shift = shift + noise * self.noise_strength
+        if self.fused:
+            return F.leaky_relu(torch.add(x, shift).mul_(LRELU_GAIN), 0.2, inplace=True)
+        scale = demodulation(weight, styles) * LRELU_GAIN
+        x = torch.addcmul(shift * LRELU_GAIN, x, scale.to(x.dtype)[:, :, None, None])
+        return F.leaky_relu(x, 0.2, inplace=True)
 
 
 class ToRGB(nn.Module):
@@ -90,11 +101,14 @@ class SynthesisBlock(nn.Module):
         self.conv1 = StyledConv(out_channels, out_channels, w_dim, resolution)
         self.torgb = ToRGB(out_channels, w_dim, img_channels)
         self.num_conv = 1 if self.conv0 is None else 2
+        self.channels_last = True  # NHWC activations: faster convolutions on CPU (oneDNN) and GPU
 
     def forward(self, x: Tensor | None, img: Tensor | None, ws: Tensor, noise_mode: str = "const",
                 feature: Tensor | None = None) -> tuple[Tensor, Tensor]:
         if self.conv0 is None:
             x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             x = self.conv1(x, ws[:, 0], noise_mode)
         else:
             x = self.conv0(x, ws[:, 0], noise_mode)
@@ -142,7 +156,7 @@ class SynthesisNetwork(nn.Module):
             x, img = block(x, img, ws[:, w_idx : w_idx + block.num_conv + 1], noise_mode,
                            features.get(block.resolution))
             w_idx += block.num_conv
-        return img
+        return img.contiguous()
 
     def _check_features(self, features: dict[int, Tensor], batch: int) -> None:
         for r, f in features.items():
