@@ -11,7 +11,10 @@ REPO = Path(__file__).resolve().parents[1]
 # The StyleGAN2 fixtures live in the shared folder beside the repository (CI clones it there too).
 FIXTURES = Path(os.environ.get("MMINVERT_FIXTURES", REPO.parent / "shared" / "fixtures"))
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# Parallel test workers (pytest-xdist) share the cores: one intra-op thread each avoids OpenMP
+# oversubscription, which stalls small convolutions by orders of magnitude.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

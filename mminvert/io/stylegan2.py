@@ -26,7 +26,7 @@ from . import nvlabs, rosinality
 from .errors import CheckpointError
 from .safe_pickle import PersistentStub, UnsafePickleError, flatten_stub_tensors, safe_load_pickle
 
-__all__ = ["load_generator", "load_discriminator", "save_stylegan2", "export_rosinality", "read_checkpoint",
+__all__ = ["build_generator", "load_generator", "load_discriminator", "save_stylegan2", "export_rosinality", "read_checkpoint",
            "FORMAT", "register_bundled_generator"]
 
 log = logging.getLogger(__name__)
@@ -224,6 +224,27 @@ def load_generator(path: str | Path, map_location: str | torch.device = "cpu", *
         G.w_avg = G.mean_latent(compute_w_avg)
     log.debug("loaded %s generator from %s: %s", fmt, p, cfg)
     return G
+
+
+def build_generator(pretrained: bool, path: str | None = None, freeze: bool = True, **architecture: Any
+                    ) -> StyleGAN2Generator:
+    """Generator from config: `pretrained: true` loads `path` (any supported format); `pretrained: false`
+    builds a randomly initialised network from `architecture` and says so in a warning — random
+    generators are for tests and smoke runs, inverting into one cannot inpaint anything meaningful."""
+    if pretrained:
+        if not path:
+            raise CheckpointError(None, "generator: pretrained=true needs `path` (a checkpoint file or bundled name)")
+        if architecture:
+            expect = {k: architecture[k] for k in ("resolution", "img_channels", "w_dim") if k in architecture}
+            G = load_generator(path, **expect)
+        else:
+            G = load_generator(path)
+    else:
+        log.warning("generator is randomly initialised (pretrained: false): fine for tests, useless for inpainting")
+        G = StyleGAN2Generator(**architecture)
+        with torch.no_grad():
+            G.w_avg = G.mean_latent(1000)
+    return G.freeze() if freeze else G
 
 
 def load_discriminator(path: str | Path, map_location: str | torch.device = "cpu") -> StyleGAN2Discriminator:
