@@ -1,0 +1,12 @@
+"""Losses of inpainting training: masked L1, perceptual (HRF / VGG / LPIPS), adversarial (PatchGAN + R1),
+multi-scale reconstruction, fidelity, and the composite objective."""
+from .adversarial import NonSaturatingAdversarial, PatchDiscriminator
+from .composite import InpaintingLoss
+from .fidelity import FidelityLoss
+from .multiscale import MultiScaleLoss
+from .perceptual import FeatureExtractor, PerceptualLoss
+from .pixel import MaskedL1
+from .weights import MissingWeightsError, resolve_weights
+
+__all__ = ["InpaintingLoss", "MaskedL1", "PerceptualLoss", "FeatureExtractor", "NonSaturatingAdversarial",
+           "PatchDiscriminator", "MultiScaleLoss", "FidelityLoss", "MissingWeightsError", "resolve_weights"]

@@ -1,0 +1,134 @@
+"""Loss terms compute what their formulas say; weight-0 terms are never built; missing weights are clear."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+import torchvision
+
+from mminvert.losses import (FidelityLoss, InpaintingLoss, MaskedL1, MissingWeightsError, MultiScaleLoss,
+                             NonSaturatingAdversarial, PatchDiscriminator, PerceptualLoss)
+
+
+def _batch(size=32, b=2, k=4):
+    g = torch.Generator().manual_seed(0)
+    return dict(image=torch.rand(b, 3, size, size, generator=g) * 2 - 1,
+                mask=(torch.rand(b, 1, size, size, generator=g) > 0.5).float(),
+                edge=(torch.rand(b, 1, size, size, generator=g) > 0.8).float(),
+                seg=torch.randint(0, k, (b, size, size), generator=g))
+
+
+def test_masked_l1_regions():
+    batch = _batch()
+    out = {"image": batch["image"] + 0.5}
+    m = batch["mask"]
+    torch.testing.assert_close(MaskedL1("valid")(out, batch), (0.5 * m).expand(-1, 3, -1, -1).mean())
+    torch.testing.assert_close(MaskedL1("hole")(out, batch), (0.5 * (1 - m)).expand(-1, 3, -1, -1).mean())
+    with pytest.raises(ValueError, match="region"):
+        MaskedL1("everywhere")
+
+
+def test_missing_backbone_weights_name_the_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("MMINVERT_WEIGHTS", raising=False)
+    with pytest.raises(MissingWeightsError, match=r"resnet50-0676ba61\.pth.*pretrained: false"):
+        PerceptualLoss("hrf", pretrained=True)
+    with pytest.raises(MissingWeightsError, match="nope.pth does not exist"):
+        PerceptualLoss("vgg", pretrained=True, weights_path=str(tmp_path / "nope.pth"))
+
+
+def test_backbone_weights_load_from_configured_path(tmp_path):
+    net = torchvision.models.resnet50(weights=None)
+    torch.save(net.state_dict(), tmp_path / "r50.pth")
+    loss = PerceptualLoss("hrf", pretrained=True, weights_path=str(tmp_path / "r50.pth"))
+    torch.testing.assert_close(loss.net.stages[0][0].conv1.weight, net.layer1[0].conv1.weight)
+
+
+@pytest.mark.parametrize("backbone", ["hrf", "vgg", "lpips"])
+def test_perceptual_is_zero_for_identical_images_and_differentiable(backbone):
+    torch.manual_seed(0)
+    loss = PerceptualLoss(backbone, pretrained=False)
+    batch = _batch()
+    assert loss({"image": batch["image"]}, batch).item() == pytest.approx(0.0, abs=1e-6)
+    x = (batch["image"] * 0.5).requires_grad_(True)
+    d = loss({"image": x}, batch)
+    d.backward()
+    assert d.item() > 0 and x.grad.abs().sum() > 0
+    assert all(not p.requires_grad for p in loss.net.parameters())
+
+
+def test_patch_discriminator_shape():
+    assert PatchDiscriminator(4, width=8)(torch.randn(2, 4, 64, 64)).shape == (2, 1, 6, 6)
+
+
+class _LinearD(torch.nn.Module):
+    """D(x) = Σ a ⊙ x, so ∇_x D = a and R1 = γ/2 ‖a‖²."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.a = torch.nn.Parameter(torch.randn(shape))
+
+    def forward(self, x):
+        return (x * self.a).sum(dim=[1, 2, 3])
+
+
+def test_adversarial_losses_and_r1_match_hand_computation():
+    batch = _batch(8)
+    d = _LinearD((4, 8, 8))
+    adv = NonSaturatingAdversarial(weight=0.1, discriminator=d, edge_input=True, r1_gamma=2.0, r1_interval=4)
+    fake = batch["image"] * 0.3
+    out = {"image": fake, "edge": [None, None, torch.zeros(2, 1, 8, 8)]}
+    fake_in = torch.cat([fake, torch.full((2, 1, 8, 8), 0.5)], 1)  # σ(0) = 0.5
+    torch.testing.assert_close(adv(out, batch), F.softplus(-d(fake_in)).mean())
+    losses = adv.discriminator_loss(out, batch, step=8)
+    real_in = torch.cat([batch["image"], batch["edge"]], 1)
+    torch.testing.assert_close(losses["d_real"], F.softplus(-d(real_in)).mean())
+    torch.testing.assert_close(losses["d_fake"], F.softplus(d(fake_in)).mean())
+    torch.testing.assert_close(losses["r1"], 2.0 / 2 * d.a.square().sum() * 4)
+    assert "r1" not in adv.discriminator_loss(out, batch, step=9)  # lazy: only every 4th step
+
+
+def test_multiscale_loss_terms():
+    batch = _batch(32, k=4)
+    sizes = (8, 16, 32)
+    perfect = {"rgb": [F.interpolate(batch["image"], size=s, mode="area") for s in sizes],
+               "edge": [None] * 3, "seg": [None] * 3}
+    assert MultiScaleLoss(perceptual=0)(perfect, batch).item() == pytest.approx(0.0, abs=1e-6)
+    edge_logits = [torch.zeros(2, 1, s, s) for s in sizes]
+    seg_logits = [torch.zeros(2, 4, s, s) for s in sizes]
+    out = dict(perfect, edge=edge_logits, seg=seg_logits)
+    expected = 0.0
+    for s in sizes:
+        e = F.interpolate(batch["edge"], size=s, mode="area")
+        expected += F.binary_cross_entropy_with_logits(torch.zeros_like(e), e) + math.log(4)  # uniform CE = log K
+    torch.testing.assert_close(MultiScaleLoss(perceptual=0)(out, batch), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_fidelity_loss():
+    ws, w_mean = torch.randn(2, 8, 16), torch.randn(16)
+    torch.testing.assert_close(FidelityLoss()({"ws": ws, "w_mean": w_mean}, {}), ((ws - w_mean) ** 2).mean())
+
+
+def test_composite_skips_weight_zero_terms_and_sums(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # no backbone weights anywhere
+    terms = {
+        "valid": {"_target_": "mminvert.losses.MaskedL1", "region": "valid", "weight": 1.0},
+        "hole": {"_target_": "mminvert.losses.MaskedL1", "region": "hole", "weight": 6.0},
+        "perceptual": {"_target_": "mminvert.losses.PerceptualLoss", "backbone": "hrf", "pretrained": True,
+                       "weight": 0.0},  # weight 0: never built, so the missing weights do not matter
+        "fidelity": {"_target_": "mminvert.losses.FidelityLoss", "weight": 0.5},
+        "adversarial": None,
+    }
+    loss = InpaintingLoss(terms)
+    assert set(loss.terms) == {"valid", "hole", "fidelity"} and loss.adversarial is None
+    batch = _batch()
+    out = {"image": batch["image"] + 0.2, "ws": torch.ones(2, 8, 4), "w_mean": torch.zeros(4)}
+    got = loss(out, batch)
+    assert set(got) == {"valid", "hole", "fidelity", "total"}
+    torch.testing.assert_close(got["hole"], 6.0 * MaskedL1("hole")(out, batch))
+    torch.testing.assert_close(got["total"], got["valid"] + got["hole"] + got["fidelity"])
+
+
+def test_multiscale_perceptual_needs_a_perceptual_term():
+    with pytest.raises(ValueError, match="perceptual"):
+        InpaintingLoss({"ms": {"_target_": "mminvert.losses.MultiScaleLoss", "weight": 1.0, "perceptual": 1.0}})
