@@ -6,8 +6,9 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from mminvert.losses import (FidelityLoss, InpaintingLoss, MaskedL1, MissingWeightsError, MultiScaleLoss,
-                             NonSaturatingAdversarial, PatchDiscriminator, PerceptualLoss)
+from mminvert.io import MissingWeightsError
+from mminvert.losses import (FidelityLoss, InpaintingLoss, MaskedL1, MultiScaleLoss, NonSaturatingAdversarial,
+                             PatchDiscriminator, PerceptualLoss)
 
 
 def _batch(size=32, b=2, k=4):

@@ -6,7 +6,6 @@ from .fidelity import FidelityLoss
 from .multiscale import MultiScaleLoss
 from .perceptual import FeatureExtractor, PerceptualLoss
 from .pixel import MaskedL1
-from .weights import MissingWeightsError, resolve_weights
 
 __all__ = ["InpaintingLoss", "MaskedL1", "PerceptualLoss", "FeatureExtractor", "NonSaturatingAdversarial",
-           "PatchDiscriminator", "MultiScaleLoss", "FidelityLoss", "MissingWeightsError", "resolve_weights"]
+           "PatchDiscriminator", "MultiScaleLoss", "FidelityLoss"]

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import Tensor, nn
 
-from .weights import resolve_weights
+from ..io.aux_weights import load_lpips_backbone, resolve_weights
 
 __all__ = ["PerceptualLoss", "FeatureExtractor"]
 
@@ -86,24 +86,12 @@ class PerceptualLoss(nn.Module):
             self.net = lpips.LPIPS(net="vgg", pretrained=True, pnet_rand=True, verbose=False)
             if pretrained:
                 sd = torch.load(resolve_weights("vgg16", weights_path), map_location="cpu", weights_only=True)
-                self._load_lpips_backbone(sd)
+                load_lpips_backbone(self.net.net, sd)
             else:
                 log.warning("perceptual loss: LPIPS backbone has random weights (pretrained: false)")
             self.net.requires_grad_(False).eval()
         else:
             self.net = FeatureExtractor(backbone, pretrained, weights_path)
-
-    def _load_lpips_backbone(self, sd: dict[str, Tensor]) -> None:
-        own = {}
-        for k, v in sd.items():
-            if not k.startswith("features."):
-                continue
-            idx = int(k.split(".")[1])
-            for s in range(1, 6):
-                slice_ = getattr(self.net.net, f"slice{s}")
-                if str(idx) in slice_._modules:
-                    own[f"slice{s}.{idx}.{k.split('.')[2]}"] = v
-        self.net.net.load_state_dict(own)
 
     def distance(self, x: Tensor, y: Tensor) -> Tensor:
         if self.backbone == "lpips":

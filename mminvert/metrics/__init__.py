@@ -1,5 +1,13 @@
-"""Metrics shared by validation and evaluate.py."""
+"""Metrics shared by validation and evaluate.py: FID, P-IDS/U-IDS, LPIPS, SSIM, PSNR, L1 in the hole,
+mIoU, diversity."""
 from .fid import FID, FeatureStatistics, frechet_distance
+from .image_quality import l1_hole, psnr, ssim
 from .inception import InceptionFeatures, find_inception_weights
+from .lpips_metric import LPIPSMetric
+from .miou import ConfusionMatrix
+from .pids import IDS
+from .suite import AVAILABLE_METRICS, InpaintingMetrics, diversity_lpips
 
-__all__ = ["FID", "FeatureStatistics", "frechet_distance", "InceptionFeatures", "find_inception_weights"]
+__all__ = ["FID", "FeatureStatistics", "frechet_distance", "InceptionFeatures", "find_inception_weights", "psnr",
+           "ssim", "l1_hole", "LPIPSMetric", "ConfusionMatrix", "IDS", "InpaintingMetrics", "AVAILABLE_METRICS",
+           "diversity_lpips"]

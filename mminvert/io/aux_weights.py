@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 
 import torch
+from torch import Tensor, nn
 
-__all__ = ["TORCHVISION_WEIGHTS", "resolve_weights", "MissingWeightsError"]
+__all__ = ["TORCHVISION_WEIGHTS", "resolve_weights", "MissingWeightsError", "load_lpips_backbone"]
 
 # torchvision file names (ImageNet-1k V1 weights) in the torch hub cache.
 TORCHVISION_WEIGHTS = {
@@ -44,3 +45,16 @@ def resolve_weights(name: str, path: str | os.PathLike | None = None) -> Path:
         f"machine with internet access (e.g. `python -c \"import torchvision; torchvision.models.{name}"
         f"(weights='DEFAULT')\"` fills its torch cache), set MMINVERT_WEIGHTS, or give the path in the loss "
         "config. For tests and smoke runs set `pretrained: false` (random features).")
+
+
+def load_lpips_backbone(model: nn.Module, state_dict: dict[str, Tensor]) -> None:
+    """Copy torchvision `features.<i>.*` weights into the lpips package's `slice<k>.<i>.*` modules."""
+    own = {}
+    for key, value in state_dict.items():
+        parts = key.split(".")
+        if parts[0] != "features":
+            continue
+        for name, module in model.named_children():
+            if name.startswith("slice") and parts[1] in module._modules:
+                own[f"{name}.{parts[1]}.{parts[2]}"] = value
+    model.load_state_dict(own)

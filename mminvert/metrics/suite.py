@@ -1,0 +1,107 @@
+"""One metric suite for validation and `evaluate.py`, so both report the same numbers.
+
+`update(pred, target, mask, seg_logits=None, seg_target=None)` with images (B, 3, H, W) in [-1, 1]
+(pred = the composite output), mask (B, 1, H, W) 1 = known; `compute()` -> {name: value}; `reset()`.
+Inception features are extracted once per batch and shared by FID and P-IDS/U-IDS.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .fid import FeatureStatistics, frechet_distance
+from .image_quality import l1_hole, psnr, ssim
+from .miou import ConfusionMatrix
+from .pids import IDS
+
+__all__ = ["InpaintingMetrics", "AVAILABLE_METRICS", "diversity_lpips"]
+
+AVAILABLE_METRICS = ("fid", "p_ids", "u_ids", "lpips", "ssim", "psnr", "l1_hole", "miou")
+
+
+class InpaintingMetrics:
+    """Streaming inpainting metrics. `inception` / `lpips` modules are built lazily when a metric needs them
+    (pass instances to share them across suites)."""
+
+    def __init__(self, metrics: Sequence[str] = ("ssim", "psnr", "l1_hole"), num_classes: int = 0,
+                 inception: torch.nn.Module | None = None, lpips: torch.nn.Module | None = None,
+                 fid_weights: str | None = None, lpips_net: str = "alex", lpips_allow_random: bool = False) -> None:
+        unknown = sorted(set(metrics) - set(AVAILABLE_METRICS))
+        if unknown:
+            raise ValueError(f"unknown metrics {unknown}; available: {AVAILABLE_METRICS}")
+        self.metrics = tuple(metrics)
+        self.num_classes = num_classes
+        needs_inception = any(m in self.metrics for m in ("fid", "p_ids", "u_ids"))
+        if needs_inception and inception is None:
+            from .inception import InceptionFeatures
+
+            inception = InceptionFeatures(fid_weights)
+        if "lpips" in self.metrics and lpips is None:
+            from .lpips_metric import LPIPSMetric
+
+            lpips = LPIPSMetric(lpips_net, allow_random=lpips_allow_random)
+        self.inception, self.lpips = inception, lpips
+        self.info: dict[str, Any] = {}
+        if inception is not None:
+            self.info["inception"] = dict(getattr(inception, "info", {}))
+        if lpips is not None:
+            self.info["lpips"] = {"net": getattr(lpips, "net_name", "?"), "pretrained": getattr(lpips, "pretrained", None)}
+        self.reset()
+
+    def reset(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.count = 0
+        self.real_stats, self.fake_stats = FeatureStatistics(), FeatureStatistics()
+        self.ids = IDS()
+        self.confusion = ConfusionMatrix(self.num_classes) if self.num_classes and "miou" in self.metrics else None
+
+    def _add(self, name: str, values: Tensor) -> None:
+        self.sums[name] = self.sums.get(name, 0.0) + float(values.double().sum())
+
+    @torch.no_grad()
+    def update(self, pred: Tensor, target: Tensor, mask: Tensor, seg_logits: Tensor | None = None,
+               seg_target: Tensor | None = None) -> None:
+        if pred.shape != target.shape:
+            raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
+        self.count += pred.shape[0]
+        if "psnr" in self.metrics:
+            self._add("psnr", psnr(pred, target).clamp(max=100.0))  # identical images: capped at 100 dB
+        if "ssim" in self.metrics:
+            self._add("ssim", ssim(pred, target))
+        if "l1_hole" in self.metrics:
+            self._add("l1_hole", l1_hole(pred, target, mask))
+        if "lpips" in self.metrics:
+            self._add("lpips", self.lpips(pred, target))
+        if self.inception is not None:
+            fr, ff = self.inception(target), self.inception(pred)
+            self.real_stats.update(fr)
+            self.fake_stats.update(ff)
+            if "p_ids" in self.metrics or "u_ids" in self.metrics:
+                self.ids.update(fr, ff)
+        if self.confusion is not None and seg_logits is not None and seg_target is not None:
+            self.confusion.update(seg_logits.argmax(1), seg_target)
+
+    def compute(self) -> dict[str, float]:
+        if self.count == 0:
+            raise ValueError("no samples were added")
+        out = {k: v / self.count for k, v in self.sums.items()}
+        if "fid" in self.metrics:
+            out["fid"] = frechet_distance(*self.real_stats.mean_cov(), *self.fake_stats.mean_cov())
+        if "p_ids" in self.metrics or "u_ids" in self.metrics:
+            p_ids, u_ids = self.ids.compute()
+            out.update({k: v for k, v in (("p_ids", p_ids), ("u_ids", u_ids)) if k in self.metrics})
+        if self.confusion is not None:
+            out["miou"] = self.confusion.miou()
+        return {k: out[k] for k in self.metrics if k in out}
+
+
+@torch.no_grad()
+def diversity_lpips(samples: Sequence[Tensor], lpips: torch.nn.Module) -> float:
+    """Mean LPIPS over all pairs of samples of the same inputs (stochastic methods). Each (B, 3, H, W)."""
+    if len(samples) < 2:
+        raise ValueError("diversity needs at least two samples per input")
+    dists = [lpips(samples[i], samples[j]).mean() for i in range(len(samples)) for j in range(i + 1, len(samples))]
+    return float(torch.stack(dists).mean())
