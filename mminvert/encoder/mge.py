@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..utils import to_plain
 from .acb import Bottleneck
 from .backbone import DownBackbone
 from .decoder import MultiModalDecoder
@@ -63,6 +64,9 @@ class MultiModalGuidedEncoder(nn.Module):
         patch_sizes: Sequence[int] = (2, 4),
     ) -> None:
         super().__init__()
+        self.config = to_plain(dict(num_classes=num_classes, use_aux=use_aux, channels=list(channels),
+                                    bottleneck=dict(bottleneck or {}), fusion=fusion, guidance=guidance, heads=heads,
+                                    patch_sizes=list(patch_sizes)))
         if use_aux and num_classes < 1:
             raise ValueError("a multi-modal encoder needs num_classes >= 1 (set use_aux=false for RGB only)")
         self.num_classes, self.use_aux = num_classes, use_aux

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from ..encoder import MultiModalGuidedEncoder
 from ..nn import StyleGAN2Generator
+from ..utils import to_plain
 from .map2style import MapToVectors, style_groups
 from .premod import PreModulation
 from .skip import SkipInjection
@@ -49,6 +50,8 @@ class MMInvertFill(nn.Module):
         map_hidden: int | None = None,
     ) -> None:
         super().__init__()
+        self.config = to_plain(dict(premod=premod, skip=skip, sml=dict(sml or {}), noise_mode=noise_mode,
+                                    map_hidden=map_hidden))
         self.generator = generator.freeze()
         self.encoder = encoder
         R, D = generator.resolution, generator.w_dim
@@ -66,6 +69,16 @@ class MMInvertFill(nn.Module):
         self.sml = SoftMeanLatent(D, **dict(sml or {}))
         self.sml.reset(generator.w_avg)
         self.noise_mode = noise_mode
+
+    def architecture(self) -> dict[str, Any]:
+        """Plain-data description that rebuilds this model without Hydra (see `from_architecture`)."""
+        return {"generator": dict(self.generator.config), "encoder": dict(self.encoder.config), "model": dict(self.config)}
+
+    @classmethod
+    def from_architecture(cls, arch: dict[str, Any]) -> "MMInvertFill":
+        """An untrained model of the described architecture (load a state dict into it)."""
+        enc_cfg = dict(arch["encoder"])
+        return cls(StyleGAN2Generator(**arch["generator"]), MultiModalGuidedEncoder(**enc_cfg), **arch["model"])
 
     # ---------------------------------------------------------------- frozen generator bookkeeping
     def train(self, mode: bool = True) -> "MMInvertFill":

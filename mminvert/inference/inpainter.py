@@ -1,0 +1,214 @@
+"""Inpaint images of any size and aspect ratio with a trained model; known pixels are never changed.
+
+Each image is processed in a square window around its hole (the hole's bounding box grown by
+`context`, at least the model's resolution R, padded by edge replication where it leaves the image),
+resized to R, inpainted, resized back and pasted into the hole pixels only. Inputs may be PIL images,
+numpy arrays (H, W), (H, W, 3) or (H, W, 4) uint8, or tensors (3, H, W) in [-1, 1]; the output has
+the input's type, size and mode (grayscale stays grayscale, RGBA keeps its alpha). Masks: 1 / white
+(> 127) = known, 0 / black = hole, unless `mask_invert`. A mask whose size differs from its image is an
+error (no silent resizing). An empty hole returns the input; an all-hole mask generates the whole image.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+
+from ..inversion import MMInvertFill
+from .bundle import load_bundle, save_bundle
+
+__all__ = ["Inpainter"]
+
+ImageLike = Union[Image.Image, np.ndarray, Tensor]
+
+
+@dataclass
+class _Item:
+    kind: str              # "pil", "numpy" or "tensor"
+    mode: str              # "L", "RGB" or "RGBA" (for pil/numpy)
+    original: Any
+    rgb: Tensor            # (3, H, W) float in [-1, 1]
+    known: Tensor          # (H, W) bool
+    seg: Tensor | None     # (H, W) int64
+    edge: Tensor | None    # (H, W) float {0, 1}
+
+
+def _image_to_item(image: ImageLike) -> tuple[str, str, Tensor]:
+    if isinstance(image, Image.Image):
+        mode = image.mode if image.mode in ("L", "RGB", "RGBA") else "RGB"
+        arr = np.asarray(image.convert(mode))
+        kind = "pil"
+    elif isinstance(image, np.ndarray):
+        arr, kind = image, "numpy"
+        if arr.dtype != np.uint8:
+            raise ValueError(f"numpy images must be uint8, got {arr.dtype}")
+        mode = {2: "L"}.get(arr.ndim) or {3: "RGB", 4: "RGBA", 1: "L"}.get(arr.shape[2] if arr.ndim == 3 else 0, "")
+        if not mode:
+            raise ValueError(f"numpy image must be (H, W), (H, W, 3) or (H, W, 4), got {arr.shape}")
+    elif isinstance(image, Tensor):
+        if image.ndim != 3 or image.shape[0] != 3:
+            raise ValueError(f"tensor images must be (3, H, W) in [-1, 1], got {tuple(image.shape)}")
+        return "tensor", "RGB", image.detach().float().cpu()
+    else:
+        raise TypeError(f"unsupported image type {type(image).__name__}")
+    a = arr.reshape(arr.shape[0], arr.shape[1], -1)[..., :3].astype(np.float32)
+    if a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    return kind, mode, torch.from_numpy(a).permute(2, 0, 1) / 127.5 - 1
+
+
+def _mask_to_known(mask: ImageLike, invert: bool) -> Tensor:
+    if isinstance(mask, Image.Image):
+        m = np.asarray(mask.convert("L")) > 127
+    elif isinstance(mask, np.ndarray):
+        a = mask[..., 0] if mask.ndim == 3 else mask
+        m = a > 127 if a.dtype == np.uint8 else a > 0.5
+    elif isinstance(mask, Tensor):
+        a = mask.detach().cpu()
+        a = a[0] if a.ndim == 3 else a
+        m = (a > 0.5).numpy()
+    else:
+        raise TypeError(f"unsupported mask type {type(mask).__name__}")
+    known = torch.from_numpy(np.ascontiguousarray(m))
+    return ~known if invert else known
+
+
+def _resize(x: Tensor, size: int, mode: str) -> Tensor:
+    """x (B, C, s, s) -> (B, C, size, size); 'image' uses area down / bicubic up, 'nearest' for labels."""
+    if x.shape[-1] == size:
+        return x
+    if mode == "nearest":
+        return F.interpolate(x, size=(size, size), mode="nearest")
+    if x.shape[-1] > size:
+        return F.interpolate(x, size=(size, size), mode="area")
+    return F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False)
+
+
+class Inpainter:
+    """`inp(image, mask, seg=None, edge=None) -> image` and `inp.batch([...], [...])` for lists."""
+
+    def __init__(self, model: MMInvertFill, device: str | torch.device = "cpu", context: float = 2.0,
+                 batch_size: int = 8) -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.R = model.generator.resolution
+        self.context, self.batch_size = context, batch_size
+        self.num_classes = model.encoder.num_classes
+        self.use_aux = model.encoder.use_aux
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu", **kwargs: Any) -> "Inpainter":
+        """From an inference bundle or a training checkpoint of the inpainting task."""
+        return cls(load_bundle(path, map_location=device), device, **kwargs)
+
+    def export(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write an inference bundle (refuses to replace an existing file unless `overwrite`)."""
+        if Path(path).exists() and not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+        return save_bundle(self.model, path)
+
+    # ------------------------------------------------------------------------------------------ API
+    def __call__(self, image: ImageLike, mask: ImageLike, seg: Any = None, edge: Any = None,
+                 mask_invert: bool = False) -> ImageLike:
+        return self.batch([image], [mask], None if seg is None else [seg], None if edge is None else [edge],
+                          mask_invert)[0]
+
+    @torch.no_grad()
+    def batch(self, images: Sequence[ImageLike], masks: Sequence[ImageLike], segs: Sequence[Any] | None = None,
+              edges: Sequence[Any] | None = None, mask_invert: bool = False) -> list[ImageLike]:
+        if len(images) != len(masks):
+            raise ValueError(f"{len(images)} images but {len(masks)} masks")
+        items = [self._item(i, images[i], masks[i], segs[i] if segs else None, edges[i] if edges else None,
+                            mask_invert) for i in range(len(images))]
+        todo = [i for i, it in enumerate(items) if not bool(it.known.all())]
+        windows = {i: self._window(items[i]) for i in todo}
+        preds: dict[int, Tensor] = {}
+        for start in range(0, len(todo), self.batch_size):
+            chunk = todo[start : start + self.batch_size]
+            batch = self._collate([windows[i][0] for i in chunk])
+            out = self.model(batch)["image"].float().cpu()
+            for j, i in enumerate(chunk):
+                preds[i] = out[j]
+        return [self._finish(it, windows.get(i), preds.get(i)) for i, it in enumerate(items)]
+
+    # ------------------------------------------------------------------------------------------ steps
+    def _item(self, idx: int, image: ImageLike, mask: ImageLike, seg: Any, edge: Any, invert: bool) -> _Item:
+        kind, mode, rgb = _image_to_item(image)
+        known = _mask_to_known(mask, invert)
+        if tuple(known.shape) != tuple(rgb.shape[-2:]):
+            raise ValueError(f"item {idx}: mask size {tuple(known.shape)} differs from image size "
+                             f"{tuple(rgb.shape[-2:])} (H, W)")
+        seg_t = torch.as_tensor(np.asarray(seg)).long() if seg is not None else None
+        edge_t = (torch.as_tensor(np.asarray(edge)).float() > 0.5).float() if edge is not None else None
+        for name, t in (("seg", seg_t), ("edge", edge_t)):
+            if t is not None and tuple(t.shape) != tuple(known.shape):
+                raise ValueError(f"item {idx}: {name} size {tuple(t.shape)} differs from image size {tuple(known.shape)}")
+        return _Item(kind, mode, image, rgb, known, seg_t, edge_t)
+
+    def _window(self, it: _Item) -> tuple[dict[str, Tensor], tuple[int, int, int, int, int]]:
+        H, W = it.known.shape
+        ys, xs = torch.nonzero(~it.known, as_tuple=True)
+        y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+        side = max(self.R, math.ceil(self.context * max(y1 - y0, x1 - x0)))
+        side = min(side, max(H, W))
+        top = min(max((y0 + y1) // 2 - side // 2, 0), max(H - side, 0))
+        left = min(max((x0 + x1) // 2 - side // 2, 0), max(W - side, 0))
+        pad_b, pad_r = max(top + side - H, 0), max(left + side - W, 0)
+
+        def crop(t: Tensor, mode: str = "replicate") -> Tensor:
+            t = t[..., top : top + side, left : left + side]
+            if pad_b or pad_r:
+                t = F.pad(t[None].float(), (0, pad_r, 0, pad_b), mode=mode)[0]
+            return t
+
+        known = crop(it.known[None].float())  # padding replicates the border's known/hole state
+        sample = {"image": _resize(crop(it.rgb)[None], self.R, "image").clamp(-1, 1),
+                  "mask": (_resize(known[None], self.R, "image") > 0.999).float()}
+        if self.use_aux:
+            zeros = torch.zeros(1, 1, self.R, self.R)
+            if it.seg is not None:
+                sample["seg"] = _resize(crop(it.seg[None].float())[None], self.R, "nearest")[:, 0].long()
+                sample["mask_seg"] = torch.ones_like(zeros)
+            else:
+                sample["seg"] = torch.full((1, self.R, self.R), 255, dtype=torch.long)
+                sample["mask_seg"] = zeros
+            if it.edge is not None:
+                sample["edge"] = (_resize(crop(it.edge[None])[None], self.R, "image") > 0).float()
+                sample["mask_edge"] = torch.ones_like(zeros)
+            else:
+                sample["edge"], sample["mask_edge"] = zeros.clone(), zeros.clone()
+        return sample, (top, left, side, H, W)
+
+    def _collate(self, samples: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+        return {k: torch.cat([s[k] for s in samples]).to(self.device) for k in samples[0]}
+
+    def _finish(self, it: _Item, window: Any, pred: Tensor | None) -> ImageLike:
+        if pred is None:  # nothing to fill
+            return it.original.copy() if hasattr(it.original, "copy") else it.original.clone()
+        _, (top, left, side, H, W) = window
+        full = _resize(pred[None], side, "image")[0].clamp(-1, 1)
+        h, w = min(side, H - top), min(side, W - left)
+        fill = it.rgb.clone()
+        fill[:, top : top + h, left : left + w] = full[:, :h, :w]
+        hole = ~it.known
+        if it.kind == "tensor":
+            return torch.where(hole[None], fill.to(it.original.dtype), it.original.detach().cpu())
+        rgb8 = ((fill + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        wide = rgb8.astype(np.int32)
+        arr = np.array(it.original.convert(it.mode) if it.kind == "pil" else it.original, copy=True)
+        holes = hole.numpy()
+        if it.mode == "L":
+            luma = (wide[..., 0] * 299 + wide[..., 1] * 587 + wide[..., 2] * 114 + 500) // 1000  # ITU-R 601, as PIL
+            target = arr if arr.ndim == 2 else arr[..., 0]
+            target[holes] = luma[holes].astype(np.uint8)
+        else:
+            arr[..., :3][holes] = rgb8[holes]
+        return Image.fromarray(arr, mode=it.mode) if it.kind == "pil" else arr

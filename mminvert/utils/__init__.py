@@ -1,0 +1,4 @@
+"""Small shared helpers."""
+from .plain import to_plain
+
+__all__ = ["to_plain"]
