@@ -1,0 +1,20 @@
+"""Data: the built-in procedural scenes, image folders with label maps, CelebAMask-HQ, masks (training
+generators, fixed evaluation sets, user folders), edges, augmentation, the dataset and the DataModule."""
+from .augment import GeometricAugment
+from .datamodule import InpaintingDataModule
+from .dataset import InpaintingDataset, fit_geometry
+from .edges import canny_edges
+from .eval_masks import BUCKETS, EvalMaskSet, FolderMasks, parse_bucket, read_mask_file
+from .folder import CelebAMaskHQSource, FolderSource, read_image, read_labels
+from .label_maps import CELEBAMASK_CLASSES, IGNORE_INDEX, LabelMap, cityscapes_label_map
+from .masks import (MASKS_VERSION, BoxMasks, BucketMasks, FreeFormMasks, MixedMasks, ModalityMasks, OutpaintMasks,
+                    hole_ratio)
+from .scenes import SCENE_CLASSES, SCENES_VERSION, ScenesSource, render_scene
+
+__all__ = [
+    "InpaintingDataModule", "InpaintingDataset", "fit_geometry", "GeometricAugment", "canny_edges", "BUCKETS",
+    "EvalMaskSet", "FolderMasks", "parse_bucket", "read_mask_file", "CelebAMaskHQSource", "FolderSource",
+    "read_image", "read_labels", "CELEBAMASK_CLASSES", "IGNORE_INDEX", "LabelMap", "cityscapes_label_map",
+    "MASKS_VERSION", "BoxMasks", "BucketMasks", "FreeFormMasks", "MixedMasks", "ModalityMasks", "OutpaintMasks",
+    "hole_ratio", "SCENE_CLASSES", "SCENES_VERSION", "ScenesSource", "render_scene",
+]

@@ -1,0 +1,152 @@
+"""LightningDataModule for inpainting data: global batch size, distributed sharding, seeded workers,
+deterministic validation and test sets."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler
+
+from .dataset import InpaintingDataset
+from .masks import MaskGenerator, ModalityMasks
+
+__all__ = ["InpaintingDataModule", "seed_worker"]
+
+log = logging.getLogger(__name__)
+
+
+def seed_worker(worker_id: int) -> None:
+    """numpy / random seeds of a worker follow torch's per-worker seed (itself derived from the run seed)."""
+    import random
+
+    s = torch.initial_seed() % 2**32
+    np.random.seed(s)
+    random.seed(s)
+
+
+class InpaintingDataModule(pl.LightningDataModule):
+    """`source(split=..., resolution=...)` builds each split's source (a `_partial_` config).
+
+    `batch_size` is global: each of the `world_size` devices loads `batch_size / world_size` samples
+    (an error if it does not divide). `num_classes` must equal the source's number of classes (it is
+    what model configs read as `${data.num_classes}`). Validation/test masks come from `eval_masks`
+    (a factory called with the split's length, e.g. a fixed evaluation set) or, when None, from
+    `eval_mask_generator` seeded per index.
+    """
+
+    def __init__(
+        self,
+        source: Callable[..., Any],
+        resolution: int,
+        batch_size: int,
+        num_classes: int,
+        class_names: Sequence[str] | None = None,
+        mask_generator: MaskGenerator | None = None,
+        eval_mask_generator: MaskGenerator | None = None,
+        eval_masks: Callable[..., Any] | None = None,
+        modality: ModalityMasks | None = None,
+        crop: str = "random",
+        hflip: bool = True,
+        augment: Any = None,
+        edges: dict[str, float] | None = None,
+        num_workers: int = 0,
+        val_batch_size: int | None = None,
+        seed: int = 0,
+        on_error: str = "raise",
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.source_factory, self.resolution, self.batch_size = source, int(resolution), int(batch_size)
+        self.num_classes = int(num_classes)
+        self.class_names = tuple(class_names or ())
+        self.mask_generator, self.eval_mask_generator = mask_generator, eval_mask_generator or mask_generator
+        self.eval_masks_factory, self.modality = eval_masks, modality
+        self.crop, self.hflip, self.augment, self.edges = crop, hflip, augment, dict(edges or {})
+        self.num_workers, self.val_batch_size = int(num_workers), val_batch_size
+        self.seed, self.on_error, self.pin_memory = int(seed), on_error, pin_memory
+        self.datasets: dict[str, InpaintingDataset] = {}
+
+    # ------------------------------------------------------------------------------- datasets
+    def build(self, split: str) -> InpaintingDataset:
+        source = self.source_factory(split=split, resolution=self.resolution)
+        names = tuple(getattr(source, "class_names", ()) or ())
+        if names and len(names) != self.num_classes:
+            raise ValueError(f"data.num_classes={self.num_classes} but the {split} source has {len(names)} classes "
+                             f"({', '.join(names)})")
+        if names:
+            self.class_names = names
+        train = split == "train"
+        eval_masks = None
+        if not train and self.eval_masks_factory is not None:
+            eval_masks = self.eval_masks_factory()
+            if hasattr(eval_masks, "ensure"):
+                eval_masks.ensure()  # no-op when prepare_data already wrote the set
+        if train and self.mask_generator is None:
+            raise ValueError("training needs data.mask_generator")
+        return InpaintingDataset(
+            source, self.resolution, mask_generator=self.mask_generator if train else self.eval_mask_generator,
+            eval_masks=eval_masks, modality=self.modality if train else None, train=train, crop=self.crop,
+            hflip=self.hflip, augment=self.augment if train else None, edges=self.edges,
+            seed=self.seed + {"train": 0, "val": 1, "test": 2}[split], on_error=self.on_error)
+
+    def prepare_data(self) -> None:
+        """Generate the fixed evaluation masks once (Lightning runs this on one process per node)."""
+        if self.eval_masks_factory is not None:
+            masks = self.eval_masks_factory()
+            if hasattr(masks, "ensure"):
+                masks.ensure()
+
+    def setup(self, stage: str | None = None) -> None:
+        splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+        for split in splits.get(stage or "fit", ("train", "val", "test")):
+            if split not in self.datasets:
+                self.datasets[split] = self.build(split)
+
+    # ---------------------------------------------------------------------------- distribution
+    def _world(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 1, 0
+        return int(trainer.world_size), int(trainer.global_rank)
+
+    def per_device_batch_size(self, global_batch: int | None = None) -> int:
+        world, _ = self._world()
+        b = self.batch_size if global_batch is None else global_batch
+        if b % world:
+            raise ValueError(f"global batch size {b} is not divisible by the world size {world}")
+        return b // world
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        ds = self.datasets.get(split) or self.build(split)
+        self.datasets[split] = ds
+        world, rank = self._world()
+        if world > 1:
+            sampler = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=train, seed=self.seed,
+                                         drop_last=train)
+        elif train:
+            sampler = RandomSampler(ds, generator=torch.Generator().manual_seed(self._epoch_seed()))
+        else:
+            sampler = SequentialSampler(ds)
+        batch = self.per_device_batch_size(self.batch_size if train else (self.val_batch_size or self.batch_size))
+        return DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=self.num_workers, drop_last=train,
+                          persistent_workers=self.num_workers > 0, worker_init_fn=seed_worker,
+                          pin_memory=self.pin_memory)
+
+    def _epoch_seed(self) -> int:
+        # Drawn from torch's global RNG (seeded by seed_everything, restored on resume).
+        return int(torch.randint(0, 2**62, (1,)).item())
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", train=False)

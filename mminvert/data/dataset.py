@@ -1,0 +1,117 @@
+"""The inpainting dataset: a source's images and labels -> samples of the batch contract.
+
+Sample: `image` (3, R, R) float in [-1, 1]; `seg` (R, R) int64, 255 = ignore (all 255 without labels);
+`edge` (1, R, R) {0, 1} (Canny on the clean, augmented image); `mask`, `mask_seg`, `mask_edge`
+(1, R, R) {0, 1}, 1 = known; `index`; `path` ("" when there is none).
+
+Training samples draw geometry, augmentation and masks from torch's RNG (seeded per worker by
+Lightning), evaluation samples from `SeedSequence([seed, index])`, so validation is identical every time.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .edges import canny_edges
+from .label_maps import IGNORE_INDEX
+from .masks import MaskGenerator, ModalityMasks
+
+__all__ = ["InpaintingDataset", "fit_geometry"]
+
+log = logging.getLogger(__name__)
+
+
+def fit_geometry(img: np.ndarray, labels: np.ndarray | None, size: int, crop: str,
+                 rng: np.random.Generator | None, hflip: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Resize the short side to `size` (area for images, nearest for labels), then a centre or random
+    `size`x`size` crop, then an optional random horizontal flip."""
+    h, w = img.shape[:2]
+    if (h, w) != (size, size):
+        s = size / min(h, w)
+        nh, nw = max(size, round(h * s)), max(size, round(w * s))
+        interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
+        img = cv2.resize(img, (nw, nh), interpolation=interp)
+        if labels is not None:
+            labels = cv2.resize(labels, (nw, nh), interpolation=cv2.INTER_NEAREST)
+        if crop == "random" and rng is not None:
+            y0, x0 = int(rng.integers(0, nh - size + 1)), int(rng.integers(0, nw - size + 1))
+        else:
+            y0, x0 = (nh - size) // 2, (nw - size) // 2
+        img = img[y0 : y0 + size, x0 : x0 + size]
+        if labels is not None:
+            labels = labels[y0 : y0 + size, x0 : x0 + size]
+    if hflip and rng is not None and rng.uniform() < 0.5:
+        img = img[:, ::-1]
+        labels = labels[:, ::-1] if labels is not None else None
+    return np.ascontiguousarray(img), None if labels is None else np.ascontiguousarray(labels)
+
+
+class InpaintingDataset(Dataset):
+    """`source` (see folder.py / scenes.py), `resolution` R, hole masks from `mask_generator` (training)
+    or `eval_masks` (anything with `load(i)`), auxiliary masks from `modality` (tied to `mask` when None)."""
+
+    def __init__(self, source: Any, resolution: int, mask_generator: MaskGenerator | None = None,
+                 eval_masks: Any = None, modality: ModalityMasks | None = None, train: bool = True,
+                 crop: str = "center", hflip: bool = False, augment: Any = None,
+                 edges: dict[str, float] | None = None, seed: int = 0, on_error: str = "raise") -> None:
+        if mask_generator is None and eval_masks is None:
+            raise ValueError("a dataset needs a mask generator or a set of evaluation masks")
+        if crop not in ("center", "random"):
+            raise ValueError(f"crop must be 'center' or 'random', got {crop!r}")
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        self.source, self.resolution = source, int(resolution)
+        self.mask_generator, self.eval_masks, self.modality = mask_generator, eval_masks, modality
+        self.train, self.crop, self.hflip, self.augment = train, crop, hflip, augment
+        self.edges = dict(edges or {})
+        self.seed, self.on_error = int(seed), on_error
+        self.skipped = 0
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def _rng(self, index: int) -> np.random.Generator:
+        if self.train:
+            return np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
+        return np.random.default_rng(np.random.SeedSequence([self.seed, index]))
+
+    def _load(self, index: int) -> tuple[int, np.ndarray, np.ndarray | None, str | None]:
+        for attempt in range(len(self.source)):
+            i = (index + attempt) % len(self.source)
+            try:
+                img, labels, path = self.source.load(i)
+                return i, img, labels, path
+            except (OSError, ValueError) as e:
+                if self.on_error == "raise":
+                    raise
+                self.skipped += 1
+                log.warning("skipping unreadable sample %d (%s); %d skipped so far", i, e, self.skipped)
+        raise RuntimeError("every sample of the data set failed to load")
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        rng = self._rng(index)
+        index, img, labels, path = self._load(index)
+        img, labels = fit_geometry(img, labels, self.resolution, self.crop if self.train else "center",
+                                   rng if self.train else None, self.hflip and self.train)
+        image = torch.from_numpy(img).permute(2, 0, 1).float() / 127.5 - 1
+        seg = (torch.from_numpy(labels.astype(np.int64)) if labels is not None
+               else torch.full((self.resolution, self.resolution), IGNORE_INDEX, dtype=torch.int64))
+        if self.augment is not None and self.train:
+            image, seg = self.augment(image, seg)
+            img = ((image.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+        edge = canny_edges(img, **self.edges)
+        mask = self.eval_masks.load(index) if self.eval_masks is not None else \
+            self.mask_generator(rng, self.resolution, self.resolution)
+        m_seg = self.modality(rng, mask) if self.modality is not None else mask
+        m_edge = self.modality(rng, mask) if self.modality is not None else mask
+
+        def t(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None]
+
+        return {"image": image, "seg": seg, "edge": t(edge), "mask": t(mask), "mask_seg": t(m_seg),
+                "mask_edge": t(m_edge), "index": index, "path": path or ""}

@@ -1,0 +1,148 @@
+"""Fixed, versioned evaluation masks: one set per (resolution, hole-ratio bucket), stored as PNG files
+(white = known) with a `manifest.json` (seed, generator version, hole ratios, file digests), plus
+masks from a user's folder.
+
+Mask i of a set is drawn from `SeedSequence([seed, i])`, so a manifest is enough to regenerate its
+files bit for bit (`EvalMaskSet.verify`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .masks import MASKS_VERSION, BucketMasks, hole_ratio
+
+__all__ = ["BUCKETS", "EvalMaskSet", "FolderMasks", "parse_bucket", "read_mask_file"]
+
+log = logging.getLogger(__name__)
+BUCKETS = ((0.1, 0.3), (0.4, 0.6), (0.7, 0.9))
+
+
+def parse_bucket(bucket: str | tuple[float, float]) -> tuple[float, float]:
+    """'0.1-0.3' or (0.1, 0.3) -> (0.1, 0.3)."""
+    if isinstance(bucket, str):
+        lo, hi = (float(v) for v in bucket.split("-"))
+        return lo, hi
+    lo, hi = bucket
+    return float(lo), float(hi)
+
+
+def _bucket_name(lo: float, hi: float) -> str:
+    return f"{lo:.2f}-{hi:.2f}"
+
+
+def read_mask_file(path: str | os.PathLike, invert: bool = False) -> np.ndarray:
+    """A mask image -> (H, W) float32 {0, 1}, 1 = known (pixel > 127) unless `invert`.
+
+    Single-channel images, or RGB(A) images whose colour channels are equal; anything else is refused
+    with an error naming the file.
+    """
+    try:
+        with Image.open(path) as im:
+            im.load()
+            arr = np.asarray(im.convert("L") if im.mode in ("1", "P", "I;16", "I") else im)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: unreadable mask image ({e})") from None
+    if arr.ndim == 3:
+        rgb = arr[..., :3]
+        if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
+            raise ValueError(f"{path}: mask must be single-channel (its colour channels differ)")
+        arr = rgb[..., 0]
+    known = (arr > 127).astype(np.float32)
+    return 1 - known if invert else known
+
+
+class EvalMaskSet:
+    """`count` masks of size `resolution` with hole ratio in `bucket`, under `root/<resolution>/<bucket>/`."""
+
+    def __init__(self, root: str | os.PathLike, resolution: int, bucket: str | tuple[float, float],
+                 count: int = 1000, seed: int = 2025) -> None:
+        self.lo, self.hi = parse_bucket(bucket)
+        self.resolution, self.count, self.seed = int(resolution), int(count), int(seed)
+        self.dir = Path(root) / str(self.resolution) / _bucket_name(self.lo, self.hi)
+        self.generator = BucketMasks(self.lo, self.hi)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.dir / "manifest.json"
+
+    def draw(self, i: int) -> np.ndarray:
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, i]))
+        return self.generator(rng, self.resolution, self.resolution)
+
+    def ensure(self) -> "EvalMaskSet":
+        """Generate the set unless a manifest with the same parameters exists (then reuse it)."""
+        if self.manifest_path.exists():
+            m = json.loads(self.manifest_path.read_text())
+            same = (m.get("seed"), m.get("generator_version"), m.get("count"), m.get("resolution")) == (
+                self.seed, MASKS_VERSION, self.count, self.resolution)
+            if same:
+                return self
+            raise ValueError(f"{self.manifest_path}: existing evaluation set has different parameters "
+                             f"(seed/version/count/resolution {m.get('seed')}/{m.get('generator_version')}/"
+                             f"{m.get('count')}/{m.get('resolution')}); use another root instead of overwriting it")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        files, ratios = [], []
+        for i in range(self.count):
+            mask = self.draw(i)
+            name = f"{i:05d}.png"
+            _write_png(self.dir / name, mask)
+            files.append({"file": name, "sha1": hashlib.sha1((self.dir / name).read_bytes()).hexdigest()})
+            ratios.append(round(hole_ratio(mask), 6))
+        manifest = {"seed": self.seed, "generator_version": MASKS_VERSION, "resolution": self.resolution,
+                    "bucket": [self.lo, self.hi], "count": self.count, "hole_ratios": ratios, "files": files}
+        tmp = self.manifest_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(manifest, indent=1))
+        os.replace(tmp, self.manifest_path)  # the manifest appears last: a set with a manifest is complete
+        log.info("wrote %d evaluation masks to %s", self.count, self.dir)
+        return self
+
+    def __len__(self) -> int:
+        return self.count
+
+    def load(self, i: int) -> np.ndarray:
+        return read_mask_file(self.dir / f"{i % self.count:05d}.png")
+
+    def verify(self) -> bool:
+        """Regenerate every mask from the manifest's seed and compare with the stored files."""
+        m = json.loads(self.manifest_path.read_text())
+        for i, entry in enumerate(m["files"]):
+            if not np.array_equal(self.draw(i), read_mask_file(self.dir / entry["file"])):
+                return False
+        return True
+
+
+def _write_png(path: Path, mask: np.ndarray) -> None:
+    ok = cv2.imwrite(str(path), (mask * 255).astype(np.uint8))
+    if not ok:
+        raise OSError(f"could not write {path}")
+
+
+class FolderMasks:
+    """Masks from a folder of images (sorted, recursive), any size: resized to `resolution` with nearest
+    neighbour; pixel > 127 = known unless `invert`. Mask i is file i modulo the count."""
+
+    def __init__(self, root: str | os.PathLike, resolution: int, invert: bool = False) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"mask folder {self.root} does not exist")
+        self.files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".bmp", ".webp"))
+        if not self.files:
+            raise FileNotFoundError(f"mask folder {self.root} has no mask images")
+        self.resolution, self.invert = int(resolution), invert
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def load(self, i: int) -> np.ndarray:
+        mask = read_mask_file(self.files[i % len(self.files)], self.invert)
+        if mask.shape != (self.resolution, self.resolution):
+            mask = cv2.resize(mask, (self.resolution, self.resolution), interpolation=cv2.INTER_NEAREST)
+        return mask
