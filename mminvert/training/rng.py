@@ -1,0 +1,73 @@
+"""Random-number streams that survive checkpoint/resume.
+
+Lightning checkpoints hold weights, optimisers and loop counters but no RNG state. For an exact resume
+the GAN module draws all its randomness (latents, mixing cutoffs, noise, augmentation) from a private
+stream, swapped into torch's global RNG only while a training step runs and saved per rank; the
+global RNG (which shuffles data) is captured at save time and restored before the data loader of the
+resumed run is created.
+"""
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["RNGStream", "capture_global_rng", "restore_global_rng"]
+
+
+class RNGStream:
+    """A private torch RNG stream (CPU, plus one CUDA device when used there)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = int(seed)
+        self.cpu: Tensor = torch.Generator().manual_seed(self.seed).get_state()
+        self.cuda: Tensor | None = None
+
+    @contextlib.contextmanager
+    def active(self, device: torch.device) -> Iterator[None]:
+        """Within the block, torch's global RNG (CPU and `device`) continues this stream."""
+        devices = [device] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices, device_type="cuda"):
+            torch.set_rng_state(self.cpu)
+            if devices:
+                if self.cuda is None:
+                    self.cuda = torch.Generator(device).manual_seed(self.seed).get_state()
+                torch.cuda.set_rng_state(self.cuda, device)
+            try:
+                yield
+            finally:
+                self.cpu = torch.get_rng_state()
+                if devices:
+                    self.cuda = torch.cuda.get_rng_state(device)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"seed": self.seed, "cpu": self.cpu.clone(), "cuda": None if self.cuda is None else self.cuda.clone()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.seed, self.cpu, self.cuda = int(state["seed"]), state["cpu"].clone(), state.get("cuda")
+
+
+def capture_global_rng() -> dict[str, Any]:
+    """State of Python's, NumPy's and torch's global RNGs (CPU and all visible CUDA devices)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    # Tensors and plain Python values only, so checkpoints load with torch.load(weights_only=True).
+    state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state(),
+                             "numpy": {"kind": str(kind), "keys": torch.from_numpy(keys.astype(np.int64)),
+                                       "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)}}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_global_rng(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
