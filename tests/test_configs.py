@@ -50,7 +50,7 @@ def test_every_config_file_composes(group, option):
 
 @pytest.mark.parametrize("option", [f.stem for f in sorted((CONF / "trainer").glob("*.yaml"))])
 def test_trainer_configs_instantiate(option, tmp_path):
-    cfg = _compose([f"trainer={option}", "trainer.accelerator=cpu", "trainer.devices=1", "+trainer.strategy=auto",
+    cfg = _compose([f"trainer={option}", "trainer.accelerator=cpu", "trainer.devices=1", "++trainer.strategy=auto",
                     f"paths.output_dir={tmp_path}"])
     trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
     assert trainer.max_steps == cfg.trainer.max_steps
