@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mminvert.data import (BoxMasks, CelebAMaskHQSource, FolderSource, InpaintingDataModule, LabelMap, ScenesSource,
+from mminvert.data import (BoxMasks, ResumableSampler, CelebAMaskHQSource, FolderSource, InpaintingDataModule, LabelMap, ScenesSource,
                            cityscapes_label_map)
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -121,8 +121,8 @@ def test_datamodule_contract_scenes_and_folder(cityscapes_tree, tmp_path):
 
 
 class _FakeTrainer:
-    def __init__(self, world, rank):
-        self.world_size, self.global_rank = world, rank
+    def __init__(self, world, rank, step=0):
+        self.world_size, self.global_rank, self.global_step = world, rank, step
 
 
 def test_distributed_shards_are_distinct_and_batch_is_global():
@@ -159,3 +159,27 @@ def test_preview_script_writes_a_grid(tmp_path):
                                                                                        "OMP_NUM_THREADS": "1"})
     grid = np.asarray(Image.open(out))
     assert grid.shape == (3 * 64, 5 * 64, 3)
+
+
+def test_resumable_sampler_continues_exactly_where_a_run_stopped():
+    step = {"n": 0}
+    sampler = ResumableSampler(10, global_batch=4, seed=3, step_fn=lambda: step["n"])
+    uninterrupted = []
+    for _ in range(3):  # three epochs of 2 batches each, the step advancing as training would
+        keys = list(sampler)
+        uninterrupted += keys
+        step["n"] += len(keys) // 4
+    assert len(uninterrupted) == 24 and len({k % 10 for k in uninterrupted[:8]}) == 8  # no repeats within an epoch
+    step["n"] = 3  # resume after 3 steps: mid-way through the second epoch
+    resumed = list(sampler)
+    assert resumed == uninterrupted[12:16]
+    ranks = [list(ResumableSampler(10, 4, 3, world=2, rank=r)) for r in range(2)]
+    assert not set(ranks[0]) & set(ranks[1]) and sorted(ranks[0] + ranks[1]) == sorted(uninterrupted[:8])
+
+
+def test_training_samples_are_a_function_of_the_draw_key():
+    dm = InpaintingDataModule(functools.partial(ScenesSource, num_train=8), 32, 4, 11, mask_generator=BoxMasks())
+    ds = dm.build("train")
+    a, b, c = ds[3], ds[3], ds[3 + 8]  # same key twice; same image in the next epoch
+    assert torch.equal(a["mask"], b["mask"]) and torch.equal(a["image"], b["image"])
+    assert a["index"] == c["index"] == 3 and not torch.equal(a["mask"], c["mask"])

@@ -130,6 +130,9 @@ def test_composite_skips_weight_zero_terms_and_sums(monkeypatch, tmp_path):
     torch.testing.assert_close(got["total"], got["valid"] + got["hole"] + got["fidelity"])
 
 
-def test_multiscale_perceptual_needs_a_perceptual_term():
-    with pytest.raises(ValueError, match="perceptual"):
-        InpaintingLoss({"ms": {"_target_": "mminvert.losses.MultiScaleLoss", "weight": 1.0, "perceptual": 1.0}})
+def test_multiscale_without_perceptual_term_skips_that_part(caplog):
+    loss = InpaintingLoss({"ms": {"_target_": "mminvert.losses.MultiScaleLoss", "weight": 1.0, "perceptual": 1.0}})
+    assert "skipped" in caplog.text
+    batch = _batch(32)
+    out = {"rgb": [F.interpolate(batch["image"], size=s, mode="area") for s in (8, 16, 32)]}
+    assert loss(out, batch)["ms"].item() == pytest.approx(0.0, abs=1e-6)

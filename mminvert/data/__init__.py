@@ -1,7 +1,7 @@
 """Data: the built-in procedural scenes, image folders with label maps, CelebAMask-HQ, masks (training
 generators, fixed evaluation sets, user folders), edges, augmentation, the dataset and the DataModule."""
 from .augment import GeometricAugment
-from .datamodule import InpaintingDataModule
+from .datamodule import InpaintingDataModule, ResumableSampler
 from .dataset import InpaintingDataset, fit_geometry
 from .edges import canny_edges
 from .eval_masks import BUCKETS, EvalMaskSet, FolderMasks, parse_bucket, read_mask_file
@@ -12,7 +12,7 @@ from .masks import (MASKS_VERSION, BoxMasks, BucketMasks, FreeFormMasks, MixedMa
 from .scenes import SCENE_CLASSES, SCENES_VERSION, ScenesSource, render_scene
 
 __all__ = [
-    "InpaintingDataModule", "InpaintingDataset", "fit_geometry", "GeometricAugment", "canny_edges", "BUCKETS",
+    "InpaintingDataModule", "ResumableSampler", "InpaintingDataset", "fit_geometry", "GeometricAugment", "canny_edges", "BUCKETS",
     "EvalMaskSet", "FolderMasks", "parse_bucket", "read_mask_file", "CelebAMaskHQSource", "FolderSource",
     "read_image", "read_labels", "CELEBAMASK_CLASSES", "IGNORE_INDEX", "LabelMap", "cityscapes_label_map",
     "MASKS_VERSION", "BoxMasks", "BucketMasks", "FreeFormMasks", "MixedMasks", "ModalityMasks", "OutpaintMasks",

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, DistributedSampler, Sampler, SequentialSampler
 
 from .dataset import InpaintingDataset
 from .masks import MaskGenerator, ModalityMasks
 
-__all__ = ["InpaintingDataModule", "seed_worker"]
+__all__ = ["InpaintingDataModule", "ResumableSampler", "seed_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,42 @@ def seed_worker(worker_id: int) -> None:
     random.seed(s)
 
 
+class ResumableSampler(Sampler[int]):
+    """Training order as a pure function of the training step: epoch e is the permutation of the N samples
+    drawn from `seed + e`, sharded across ranks (rank r takes positions r, r + W, ...), and an epoch that
+    starts at step s skips the batches the run has already done. The keys yielded are draw numbers
+    `e · N + index`, from which the dataset seeds each sample. A resumed run therefore continues with
+    exactly the batches the uninterrupted run would have seen.
+    """
+
+    def __init__(self, length: int, global_batch: int, seed: int, world: int = 1, rank: int = 0,
+                 step_fn: Callable[[], int] | None = None) -> None:
+        self.n, self.global_batch, self.seed = int(length), int(global_batch), int(seed)
+        self.world, self.rank = int(world), int(rank)
+        self.step_fn = step_fn or (lambda: 0)
+        self.batches_per_epoch = self.n // self.global_batch
+        if self.batches_per_epoch < 1:
+            raise ValueError(f"the training set ({self.n} samples) is smaller than one global batch ({self.global_batch})")
+
+    def __len__(self) -> int:
+        return self.batches_per_epoch * self.global_batch // self.world
+
+    def __iter__(self):
+        step = int(self.step_fn())
+        epoch, skip = divmod(step, self.batches_per_epoch)
+        perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + epoch))
+        used = perm[: self.batches_per_epoch * self.global_batch]
+        mine = used[self.rank :: self.world]
+        start = skip * (self.global_batch // self.world)
+        for idx in mine[start:].tolist():
+            yield epoch * self.n + idx
+
+
 class InpaintingDataModule(pl.LightningDataModule):
     """`source(split=..., resolution=...)` builds each split's source (a `_partial_` config).
 
-    `batch_size` is global: each of the `world_size` devices loads `batch_size / world_size` samples
+    `batch_size` is global: each of the `world_size` devices loads `batch_size / world_size` samples; the
+    training order is a function of the step (`ResumableSampler`), so resumed runs see the same batches
     (an error if it does not divide). `num_classes` must equal the source's number of classes (it is
     what model configs read as `${data.num_classes}`). Validation/test masks come from `eval_masks`
     (a factory called with the split's length, e.g. a fixed evaluation set) or, when None, from
@@ -126,21 +158,20 @@ class InpaintingDataModule(pl.LightningDataModule):
         ds = self.datasets.get(split) or self.build(split)
         self.datasets[split] = ds
         world, rank = self._world()
-        if world > 1:
-            sampler = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=train, seed=self.seed,
-                                         drop_last=train)
-        elif train:
-            sampler = RandomSampler(ds, generator=torch.Generator().manual_seed(self._epoch_seed()))
+        batch = self.per_device_batch_size(self.batch_size if train else (self.val_batch_size or self.batch_size))
+        if train:
+            sampler: Sampler = ResumableSampler(len(ds), self.batch_size, self.seed, world, rank, self._global_step)
+        elif world > 1:
+            sampler = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=False)
         else:
             sampler = SequentialSampler(ds)
-        batch = self.per_device_batch_size(self.batch_size if train else (self.val_batch_size or self.batch_size))
         return DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=self.num_workers, drop_last=train,
                           persistent_workers=self.num_workers > 0, worker_init_fn=seed_worker,
                           pin_memory=self.pin_memory)
 
-    def _epoch_seed(self) -> int:
-        # Drawn from torch's global RNG (seeded by seed_everything, restored on resume).
-        return int(torch.randint(0, 2**62, (1,)).item())
+    def _global_step(self) -> int:
+        trainer = getattr(self, "trainer", None)
+        return int(trainer.global_step) if trainer is not None else 0
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

@@ -4,8 +4,10 @@ Sample: `image` (3, R, R) float in [-1, 1]; `seg` (R, R) int64, 255 = ignore (al
 `edge` (1, R, R) {0, 1} (Canny on the clean, augmented image); `mask`, `mask_seg`, `mask_edge`
 (1, R, R) {0, 1}, 1 = known; `index`; `path` ("" when there is none).
 
-Training samples draw geometry, augmentation and masks from torch's RNG (seeded per worker by
-Lightning), evaluation samples from `SeedSequence([seed, index])`, so validation is identical every time.
+Every sample is a pure function of (seed, key): training keys are *draw numbers* (`epoch · N + index`,
+see `ResumableSampler`), evaluation keys are indices. Geometry, augmentation and masks come from
+`SeedSequence([seed, key])`, so samples do not depend on workers, ranks or where a run was resumed,
+and validation is identical every time.
 """
 from __future__ import annotations
 
@@ -75,10 +77,8 @@ class InpaintingDataset(Dataset):
     def __len__(self) -> int:
         return len(self.source)
 
-    def _rng(self, index: int) -> np.random.Generator:
-        if self.train:
-            return np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
-        return np.random.default_rng(np.random.SeedSequence([self.seed, index]))
+    def _rng(self, key: int) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence([self.seed, int(key)]))
 
     def _load(self, index: int) -> tuple[int, np.ndarray, np.ndarray | None, str | None]:
         for attempt in range(len(self.source)):
@@ -93,16 +93,18 @@ class InpaintingDataset(Dataset):
                 log.warning("skipping unreadable sample %d (%s); %d skipped so far", i, e, self.skipped)
         raise RuntimeError("every sample of the data set failed to load")
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        rng = self._rng(index)
-        index, img, labels, path = self._load(index)
+    def __getitem__(self, key: int) -> dict[str, Any]:
+        rng = self._rng(key)
+        index, img, labels, path = self._load(int(key) % len(self.source))
         img, labels = fit_geometry(img, labels, self.resolution, self.crop if self.train else "center",
                                    rng if self.train else None, self.hflip and self.train)
         image = torch.from_numpy(img).permute(2, 0, 1).float() / 127.5 - 1
         seg = (torch.from_numpy(labels.astype(np.int64)) if labels is not None
                else torch.full((self.resolution, self.resolution), IGNORE_INDEX, dtype=torch.int64))
         if self.augment is not None and self.train:
-            image, seg = self.augment(image, seg)
+            with torch.random.fork_rng(devices=[]):  # kornia draws from torch's RNG: seed it from this sample
+                torch.manual_seed(int(rng.integers(0, 2**62)))
+                image, seg = self.augment(image, seg)
             img = ((image.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
         edge = canny_edges(img, **self.edges)
         mask = self.eval_masks.load(index) if self.eval_masks is not None else \

@@ -1,6 +1,7 @@
 """The training objective L = L_inp + λ_ms·L_ms + λ_fid·L_fid as a dict of named, weighted terms."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +12,8 @@ from .adversarial import NonSaturatingAdversarial
 from .multiscale import MultiScaleLoss
 
 __all__ = ["InpaintingLoss"]
+
+log = logging.getLogger(__name__)
 
 
 class InpaintingLoss(nn.Module):
@@ -31,7 +34,8 @@ class InpaintingLoss(nn.Module):
         self._perceptual = perc[0] if perc else None
         for t in self.terms.values():
             if isinstance(t, MultiScaleLoss) and t.perceptual_weight and self._perceptual is None:
-                raise ValueError("the multi-scale term has a perceptual weight but no perceptual term is built")
+                log.warning("the multi-scale term's perceptual part is skipped: no perceptual term is built "
+                            "(its weight is 0)")
 
     @property
     def adversarial(self) -> NonSaturatingAdversarial | None:

@@ -1,14 +1,19 @@
 """`train(cfg)`: compose → instantiate → fit. Called by train.py and by tests with a composed config."""
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, read_write
 from pytorch_lightning.utilities import rank_zero_only
 
 from .callbacks import StepCheckpoint
@@ -28,8 +33,12 @@ def _nodes(cfg: DictConfig | None) -> list[DictConfig]:
 
 
 def build_module(cfg: DictConfig) -> pl.LightningModule:
-    """`cfg.task.module` built with every `_target_` node of `cfg.model` (generator=..., discriminator=...)."""
-    parts = {k: instantiate(v) for k, v in cfg.model.items() if isinstance(v, DictConfig) and "_target_" in v}
+    """`cfg.task.module` built with the model: `model=` the built network when `cfg.model` has a `_target_`
+    (inpainting), else every `_target_` node of `cfg.model` as a keyword (generator=..., discriminator=...)."""
+    if "_target_" in cfg.model:
+        parts = {"model": instantiate(cfg.model)}
+    else:
+        parts = {k: instantiate(v) for k, v in cfg.model.items() if isinstance(v, DictConfig) and "_target_" in v}
     return instantiate(cfg.task.module, **parts)
 
 
@@ -47,8 +56,48 @@ def _save_config(cfg: DictConfig, output_dir: Path) -> None:
     OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
 
 
+@contextlib.contextmanager
+def _isolated_distributed_job() -> Iterator[None]:
+    """Undo what a DDP launch leaves in this process (process group, LOCAL_RANK/MASTER_PORT/... variables)
+    when the job ends, so the next job of a multirun launches its own ranks."""
+    env = dict(os.environ)
+    try:
+        yield
+    finally:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+        for key in set(os.environ) - set(env):
+            del os.environ[key]
+        os.environ.update(env)
+
+
+def _pin_multirun_job_for_ddp_children() -> bool:
+    """In a Hydra multirun, make DDP child processes run *this job* instead of the whole sweep.
+
+    Lightning starts each child rank as `python <script> <sys.argv[1:]> hydra.run.dir=<run.dir>`; in a
+    multirun that argv holds `-m` and every sweep value, so children would launch the sweep again. Here
+    argv becomes this job's own overrides and `run.dir` its output folder, so every rank of a job shares
+    one run folder and config.
+    """
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+    except ImportError:  # pragma: no cover - hydra is a dependency
+        return
+    if not HydraConfig.initialized():
+        return False
+    hc = HydraConfig.get()
+    if hc.mode != RunMode.MULTIRUN:
+        return False
+    sys.argv = [sys.argv[0], *hc.overrides.task]
+    with read_write(hc):
+        hc.run.dir = hc.runtime.output_dir
+    return True
+
+
 def train(cfg: DictConfig) -> float | None:
     """Train `cfg.task` on `cfg.data`; returns the value of `cfg.task.optimized_metric` if it was logged."""
+    multirun = _pin_multirun_job_for_ddp_children()
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
@@ -64,7 +113,7 @@ def train(cfg: DictConfig) -> float | None:
         trainer_kwargs["strategy"] = "ddp_find_unused_parameters_true"
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=build_loggers(cfg) or False,
                                       **trainer_kwargs)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), (_isolated_distributed_job() if multirun else contextlib.nullcontext()):
         # Lightning warns about the data loader's worker count on tiny CPU runs; the config decides.
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))

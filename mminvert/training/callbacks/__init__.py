@@ -2,6 +2,8 @@
 from .checkpoint import StepCheckpoint
 from .export import ExportGenerator
 from .fid import FIDCallback
-from .samples import SampleGrid, to_uint8_grid
+from .inpainting_grid import InpaintingSampleGrid, inpainting_grid
+from .samples import SampleGrid, log_uint8_image, to_uint8_grid
 
-__all__ = ["StepCheckpoint", "ExportGenerator", "SampleGrid", "FIDCallback", "to_uint8_grid"]
+__all__ = ["StepCheckpoint", "ExportGenerator", "SampleGrid", "FIDCallback", "to_uint8_grid", "log_uint8_image",
+           "InpaintingSampleGrid", "inpainting_grid"]

@@ -17,6 +17,15 @@ __all__ = ["SampleGrid", "to_uint8_grid"]
 log = logging.getLogger(__name__)
 
 
+def log_uint8_image(trainer: pl.Trainer, key: str, image: np.ndarray, step: int) -> None:
+    """Send an (H, W, 3) uint8 image to every logger that takes images (wandb, TensorBoard)."""
+    for logger in trainer.loggers:
+        if hasattr(logger, "log_image"):  # WandbLogger
+            logger.log_image(key=key, images=[image], step=step)
+        elif hasattr(getattr(logger, "experiment", None), "add_image"):  # TensorBoard
+            logger.experiment.add_image(key, image, step, dataformats="HWC")
+
+
 def to_uint8_grid(images: Tensor, nrow: int) -> np.ndarray:
     """(B, C, H, W) in [-1, 1] -> one (H', W', C) uint8 grid (loggers such as wandb show floats as black)."""
     grid = make_grid(images.detach().float().cpu().clamp(-1, 1), nrow=nrow, padding=2, pad_value=1.0)
@@ -59,8 +68,4 @@ class SampleGrid(pl.Callback):
         grid = to_uint8_grid(self.render(pl_module), nrow=int(np.ceil(np.sqrt(self.num_samples))))
         self.dirpath.mkdir(parents=True, exist_ok=True)
         Image.fromarray(grid).save(self.dirpath / f"step_{step:07d}.png")
-        for logger in trainer.loggers:
-            if hasattr(logger, "log_image"):  # WandbLogger
-                logger.log_image(key="samples", images=[grid], step=step)
-            elif hasattr(getattr(logger, "experiment", None), "add_image"):  # TensorBoard
-                logger.experiment.add_image("samples", grid, step, dataformats="HWC")
+        log_uint8_image(trainer, "samples", grid, step)

@@ -1,0 +1,159 @@
+"""Training of the inversion inpainting models (MMInvertFill, InvertFill, pSp) as a LightningModule.
+
+One training step (manual optimisation):
+  1. soft-update the mean latent w̄_onl (SML);
+  2. out = model(batch); losses = loss(out, batch)  ->  backward of the total into the encoder side
+     (encoder, heads, map2style/structure, pre-modulation, skip projections), gradient clipping, step;
+  3. with an adversarial term: the discriminator's non-saturating loss (+ lazy R1) and its step.
+The generator is frozen inside the model: it is in no optimiser and gets no gradients. Only the encoder
+step goes through Lightning's step counter, so `trainer.max_steps` counts training steps.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from ..inversion import MMInvertFill
+from ..losses import InpaintingLoss
+from ..metrics import InpaintingMetrics
+from .rng import capture_global_rng, restore_global_rng
+
+__all__ = ["InpaintingModule"]
+
+log = logging.getLogger(__name__)
+
+
+class InpaintingModule(pl.LightningModule):
+    """`model` and `loss` are built parts; optimisers and the scheduler are partials (`_partial_: true`).
+
+    Batches follow the data contract (image, mask, seg, edge, mask_seg, mask_edge). Validation logs
+    `val/<metric>` for `val_metrics` computed on the composite output, and keeps the first batch's
+    outputs in `self.val_examples` for the sample-grid callback.
+    """
+
+    def __init__(
+        self,
+        model: MMInvertFill,
+        loss: InpaintingLoss,
+        optimizer: Callable[..., Optimizer],
+        d_optimizer: Callable[..., Optimizer] | None = None,
+        scheduler: Callable[..., Any] | None = None,
+        grad_clip: float | None = 1.0,
+        val_metrics: Sequence[str] = ("psnr", "ssim", "l1_hole"),
+        bf16: bool = True,
+    ) -> None:
+        super().__init__()
+        self.model, self.loss = model, loss
+        self.optimizer_factory, self.d_optimizer_factory, self.scheduler_factory = optimizer, d_optimizer, scheduler
+        self.grad_clip, self.bf16 = grad_clip, bf16
+        self.val_metric_names = tuple(val_metrics)
+        self.automatic_optimization = False
+        self.val_examples: dict[str, Any] | None = None
+        self._metrics: InpaintingMetrics | None = None
+        self._resume_global_rng: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------------------------ setup
+    def configure_optimizers(self) -> Any:
+        opts = [self.optimizer_factory(self.model.trainable_parameters())]
+        adv = self.loss.adversarial
+        if adv is not None:
+            if self.d_optimizer_factory is None:
+                raise ValueError("the loss has an adversarial term but no discriminator optimiser is configured")
+            opts.append(self.d_optimizer_factory(adv.discriminator.parameters()))
+        if self.scheduler_factory is None:
+            return opts
+        return opts, [self.scheduler_factory(o) for o in opts]
+
+    def on_train_start(self) -> None:
+        if self._resume_global_rng is not None:  # before the resumed run's data loader is created
+            restore_global_rng(self._resume_global_rng)
+            self._resume_global_rng = None
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.bf16 and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    # -------------------------------------------------------------------------------- training
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        opts = self.optimizers()
+        opt_e, opt_d = (opts[0], opts[1]) if isinstance(opts, list) else (opts, None)
+        b = batch["image"].shape[0]
+        self.model.update_mean_latent()
+        with self._autocast():
+            out = self.model(batch)
+            losses = self.loss(out, batch)
+        opt_e.zero_grad(set_to_none=True)
+        self.manual_backward(losses["total"])
+        if self.grad_clip:
+            self.clip_gradients(opt_e, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm")
+        opt_e.step()  # the counted step: global_step += 1
+        logs = {f"train/loss_{k}": v.detach() for k, v in losses.items()}
+        adv = self.loss.adversarial
+        if adv is not None and opt_d is not None:
+            with self._autocast():
+                d_losses = adv.discriminator_loss(out, batch, self.global_step)
+            opt_d.optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(sum(d_losses.values()))
+            opt_d.optimizer.step()
+            logs.update({f"train/loss_{k}": v.detach() for k, v in d_losses.items()})
+        for sched in self._schedulers():
+            sched.step()
+        self.log_dict(logs, on_step=True, on_epoch=False, batch_size=b, prog_bar=False)
+        self.log("train/loss", losses["total"].detach(), on_step=True, prog_bar=True, batch_size=b)
+
+    def _schedulers(self) -> list[Any]:
+        s = self.lr_schedulers()
+        return [] if s is None else s if isinstance(s, list) else [s]
+
+    # ------------------------------------------------------------------------------ validation
+    def on_validation_epoch_start(self) -> None:
+        if self._metrics is None:
+            self._metrics = InpaintingMetrics(self.val_metric_names, num_classes=self.model.encoder.num_classes)
+        self._metrics.reset()
+        self.val_examples = None
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        with self._autocast():
+            out = self.model(batch)
+        seg = out["seg"][-1] if out["seg"][-1] is not None else None
+        self._metrics.update(out["composite"].float(), batch["image"], batch["mask"],
+                             None if seg is None else seg.float(), batch.get("seg"))
+        if batch_idx == 0:
+            self.val_examples = {"batch": {k: v.detach().cpu() for k, v in batch.items() if torch.is_tensor(v)},
+                                 "out": _detach(out)}
+
+    def on_validation_epoch_end(self) -> None:
+        if self._metrics is None or self._metrics.count == 0:
+            return
+        values = self._metrics.compute()
+        self.log_dict({f"val/{k}": float(v) for k, v in values.items()}, sync_dist=True, prog_bar=True)
+
+    # ---------------------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["mminvert_architecture"] = self.model.architecture()
+        checkpoint["inpainting_rng"] = {"global": capture_global_rng()}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("inpainting_rng")
+        if state is None:
+            log.warning("checkpoint has no RNG state: the resumed run will not repeat the original exactly")
+            return
+        self._resume_global_rng = state["global"]
+
+
+def _detach(x: Any) -> Any:
+    if torch.is_tensor(x):
+        return x.detach().float().cpu()
+    if isinstance(x, dict):
+        return {k: _detach(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_detach(v) for v in x]
+    return x
