@@ -53,7 +53,10 @@ def test_eval_sets_in_bucket_and_reproducible_from_manifest(tmp_path):
     for i in range(12):
         assert (first.dir / f"{i:05d}.png").read_bytes() == (other.dir / f"{i:05d}.png").read_bytes()
     with pytest.raises(ValueError, match="different parameters"):
-        EvalMaskSet(tmp_path, 32, "0.4-0.6", count=13, seed=7).ensure()
+        EvalMaskSet(tmp_path, 32, "0.4-0.6", count=12, seed=8).ensure()
+    grown = EvalMaskSet(tmp_path, 32, "0.4-0.6", count=15, seed=7).ensure()  # extended, first 12 unchanged
+    assert json.loads(grown.manifest_path.read_text())["count"] == 15 and grown.verify()
+    assert (first.dir / "00003.png").read_bytes() == (other.dir / "00003.png").read_bytes()
 
 
 def test_folder_masks_resize_threshold_and_invert(tmp_path):

@@ -78,30 +78,33 @@ class EvalMaskSet:
         return self.generator(rng, self.resolution, self.resolution)
 
     def ensure(self) -> "EvalMaskSet":
-        """Generate the set unless a manifest with the same parameters exists (then reuse it)."""
+        """Make sure masks 0..count-1 exist on disk. Mask i depends only on (seed, i), so an existing set
+        with the same seed and generator version is reused, and extended when more masks are asked for;
+        a set with another seed or version is an error (never overwritten)."""
+        old: dict = {}
         if self.manifest_path.exists():
-            m = json.loads(self.manifest_path.read_text())
-            same = (m.get("seed"), m.get("generator_version"), m.get("count"), m.get("resolution")) == (
-                self.seed, MASKS_VERSION, self.count, self.resolution)
-            if same:
+            old = json.loads(self.manifest_path.read_text())
+            if (old.get("seed"), old.get("generator_version"), old.get("resolution")) != (
+                    self.seed, MASKS_VERSION, self.resolution):
+                raise ValueError(f"{self.manifest_path}: existing evaluation set has different parameters "
+                                 f"(seed/version/resolution {old.get('seed')}/{old.get('generator_version')}/"
+                                 f"{old.get('resolution')}); use another root instead of overwriting it")
+            if old.get("count", 0) >= self.count:
                 return self
-            raise ValueError(f"{self.manifest_path}: existing evaluation set has different parameters "
-                             f"(seed/version/count/resolution {m.get('seed')}/{m.get('generator_version')}/"
-                             f"{m.get('count')}/{m.get('resolution')}); use another root instead of overwriting it")
         self.dir.mkdir(parents=True, exist_ok=True)
-        files, ratios = [], []
-        for i in range(self.count):
+        files, ratios = list(old.get("files", [])), list(old.get("hole_ratios", []))
+        for i in range(len(files), self.count):
             mask = self.draw(i)
             name = f"{i:05d}.png"
             _write_png(self.dir / name, mask)
             files.append({"file": name, "sha1": hashlib.sha1((self.dir / name).read_bytes()).hexdigest()})
             ratios.append(round(hole_ratio(mask), 6))
         manifest = {"seed": self.seed, "generator_version": MASKS_VERSION, "resolution": self.resolution,
-                    "bucket": [self.lo, self.hi], "count": self.count, "hole_ratios": ratios, "files": files}
+                    "bucket": [self.lo, self.hi], "count": len(files), "hole_ratios": ratios, "files": files}
         tmp = self.manifest_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(manifest, indent=1))
         os.replace(tmp, self.manifest_path)  # the manifest appears last: a set with a manifest is complete
-        log.info("wrote %d evaluation masks to %s", self.count, self.dir)
+        log.info("evaluation masks %d..%d written to %s", len(old.get("files", [])), self.count - 1, self.dir)
         return self
 
     def __len__(self) -> int:

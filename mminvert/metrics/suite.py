@@ -63,7 +63,9 @@ class InpaintingMetrics:
 
     @torch.no_grad()
     def update(self, pred: Tensor, target: Tensor, mask: Tensor, seg_logits: Tensor | None = None,
-               seg_target: Tensor | None = None) -> None:
+               seg_target: Tensor | None = None, target_features: Tensor | None = None) -> None:
+        """`target_features`: Inception features of `target`, when the caller already has them (several
+        methods evaluated on the same images)."""
         if pred.shape != target.shape:
             raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
         self.count += pred.shape[0]
@@ -76,7 +78,8 @@ class InpaintingMetrics:
         if "lpips" in self.metrics:
             self._add("lpips", self.lpips(pred, target))
         if self.inception is not None:
-            fr, ff = self.inception(target), self.inception(pred)
+            fr = target_features if target_features is not None else self.inception(target)
+            ff = self.inception(pred)
             self.real_stats.update(fr)
             self.fake_stats.update(ff)
             if "p_ids" in self.metrics or "u_ids" in self.metrics:

@@ -1,0 +1,19 @@
+"""Inpaint your images with a trained model: `python inpaint.py ckpt=... input=... mask=... output=...`."""
+import hydra
+import torch
+from omegaconf import DictConfig
+
+from mminvert.evaluation import resolve_checkpoint
+from mminvert.inference import Inpainter
+from mminvert.inference.cli import inpaint_paths
+
+
+@hydra.main(config_path="conf/inpaint", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    inpainter = Inpainter.from_checkpoint(resolve_checkpoint(cfg.ckpt), device=device, context=cfg.context)
+    inpaint_paths(inpainter, cfg.input, cfg.mask, cfg.output, cfg.mask_invert, cfg.overwrite)
+
+
+if __name__ == "__main__":
+    main()
