@@ -25,7 +25,7 @@ train: $(STAMP)
 	$(PY) train.py $(ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n 2 $(ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_generator.py
