@@ -183,3 +183,15 @@ def test_training_samples_are_a_function_of_the_draw_key():
     a, b, c = ds[3], ds[3], ds[3 + 8]  # same key twice; same image in the next epoch
     assert torch.equal(a["mask"], b["mask"]) and torch.equal(a["image"], b["image"])
     assert a["index"] == c["index"] == 3 and not torch.equal(a["mask"], c["mask"])
+
+
+def test_cached_edges_equal_computed_edges():
+    kw = dict(mask_generator=BoxMasks(), crop="center", hflip=True)
+    plain = InpaintingDataModule(functools.partial(ScenesSource, num_train=6), 32, 2, 11, **kw).build("train")
+    cached = InpaintingDataModule(functools.partial(ScenesSource, num_train=6), 32, 2, 11, cache_edges=True,
+                                  **kw).build("train")
+    for key in range(12):  # two epochs: cache hits, flipped and unflipped
+        a, b = plain[key], cached[key]
+        assert torch.equal(a["image"], b["image"])
+        assert (a["edge"] != b["edge"]).float().mean() < 0.01  # Canny is mirror-symmetric up to rare ties
+    assert cached.cache_edges and len(cached._edge_cache) == 6

@@ -90,6 +90,7 @@ class InpaintingDataModule(pl.LightningDataModule):
         seed: int = 0,
         on_error: str = "raise",
         pin_memory: bool = False,
+        cache_edges: bool = False,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -101,7 +102,7 @@ class InpaintingDataModule(pl.LightningDataModule):
         self.eval_masks_factory, self.modality = eval_masks, modality
         self.crop, self.hflip, self.augment, self.edges = crop, hflip, augment, dict(edges or {})
         self.num_workers, self.val_batch_size = int(num_workers), val_batch_size
-        self.seed, self.on_error, self.pin_memory = int(seed), on_error, pin_memory
+        self.seed, self.on_error, self.pin_memory, self.cache_edges = int(seed), on_error, pin_memory, cache_edges
         self.datasets: dict[str, InpaintingDataset] = {}
 
     # ------------------------------------------------------------------------------- datasets
@@ -125,7 +126,8 @@ class InpaintingDataModule(pl.LightningDataModule):
             source, self.resolution, mask_generator=self.mask_generator if train else self.eval_mask_generator,
             eval_masks=eval_masks, modality=self.modality if train else None, train=train, crop=self.crop,
             hflip=self.hflip, augment=self.augment if train else None, edges=self.edges,
-            seed=self.seed + {"train": 0, "val": 1, "test": 2}[split], on_error=self.on_error)
+            seed=self.seed + {"train": 0, "val": 1, "test": 2}[split], on_error=self.on_error,
+            cache_edges=self.cache_edges)
 
     def prepare_data(self) -> None:
         """Generate the fixed evaluation masks once (Lightning runs this on one process per node)."""
@@ -139,6 +141,12 @@ class InpaintingDataModule(pl.LightningDataModule):
         for split in splits.get(stage or "fit", ("train", "val", "test")):
             if split not in self.datasets:
                 self.datasets[split] = self.build(split)
+
+    def teardown(self, stage: str | None = None) -> None:
+        for split, ds in self.datasets.items():
+            if ds.skipped:
+                log.warning("%s: %d unreadable sample(s) skipped (in the main process; workers log their own)",
+                            split, ds.skipped)
 
     # ---------------------------------------------------------------------------- distribution
     def _world(self) -> tuple[int, int]:

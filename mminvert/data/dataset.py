@@ -60,7 +60,8 @@ class InpaintingDataset(Dataset):
     def __init__(self, source: Any, resolution: int, mask_generator: MaskGenerator | None = None,
                  eval_masks: Any = None, modality: ModalityMasks | None = None, train: bool = True,
                  crop: str = "center", hflip: bool = False, augment: Any = None,
-                 edges: dict[str, float] | None = None, seed: int = 0, on_error: str = "raise") -> None:
+                 edges: dict[str, float] | None = None, seed: int = 0, on_error: str = "raise",
+                 cache_edges: bool = False) -> None:
         if mask_generator is None and eval_masks is None:
             raise ValueError("a dataset needs a mask generator or a set of evaluation masks")
         if crop not in ("center", "random"):
@@ -73,6 +74,9 @@ class InpaintingDataset(Dataset):
         self.edges = dict(edges or {})
         self.seed, self.on_error = int(seed), on_error
         self.skipped = 0
+        # Edge maps of un-augmented, centre-cropped images depend only on the index: cache them (per worker).
+        self.cache_edges = cache_edges and augment is None and (crop == "center" or not train)
+        self._edge_cache: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.source)
@@ -93,11 +97,21 @@ class InpaintingDataset(Dataset):
                 log.warning("skipping unreadable sample %d (%s); %d skipped so far", i, e, self.skipped)
         raise RuntimeError("every sample of the data set failed to load")
 
+    def _edges(self, index: int, img: np.ndarray) -> np.ndarray:
+        if index not in self._edge_cache:
+            self._edge_cache[index] = canny_edges(img, **self.edges)
+        return self._edge_cache[index]
+
     def __getitem__(self, key: int) -> dict[str, Any]:
         rng = self._rng(key)
         index, img, labels, path = self._load(int(key) % len(self.source))
         img, labels = fit_geometry(img, labels, self.resolution, self.crop if self.train else "center",
-                                   rng if self.train else None, self.hflip and self.train)
+                                   rng if self.train else None, hflip=False)
+        flip = self.hflip and self.train and rng.uniform() < 0.5
+        edge = self._edges(index, img) if self.cache_edges else None
+        if flip:
+            img, labels = np.ascontiguousarray(img[:, ::-1]), None if labels is None else np.ascontiguousarray(labels[:, ::-1])
+            edge = None if edge is None else np.ascontiguousarray(edge[:, ::-1])
         image = torch.from_numpy(img).permute(2, 0, 1).float() / 127.5 - 1
         seg = (torch.from_numpy(labels.astype(np.int64)) if labels is not None
                else torch.full((self.resolution, self.resolution), IGNORE_INDEX, dtype=torch.int64))
@@ -106,7 +120,8 @@ class InpaintingDataset(Dataset):
                 torch.manual_seed(int(rng.integers(0, 2**62)))
                 image, seg = self.augment(image, seg)
             img = ((image.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
-        edge = canny_edges(img, **self.edges)
+        if edge is None:
+            edge = canny_edges(img, **self.edges)
         mask = self.eval_masks.load(index) if self.eval_masks is not None else \
             self.mask_generator(rng, self.resolution, self.resolution)
         m_seg = self.modality(rng, mask) if self.modality is not None else mask
