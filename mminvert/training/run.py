@@ -18,7 +18,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from .callbacks import StepCheckpoint
 
-__all__ = ["train", "build_module", "build_callbacks", "build_loggers"]
+__all__ = ["train", "build_module", "build_callbacks", "build_loggers", "init_weights"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,27 @@ def build_module(cfg: DictConfig) -> pl.LightningModule:
     else:
         parts = {k: instantiate(v) for k, v in cfg.model.items() if isinstance(v, DictConfig) and "_target_" in v}
     return instantiate(cfg.task.module, **parts)
+
+
+def init_weights(module: pl.LightningModule, path: str) -> None:
+    """Load weights only (no optimiser or step) from a Lightning checkpoint or an mminvert bundle; tensors
+    that are missing, unexpected or of another shape are reported and left as initialised."""
+    from ..io.stylegan2 import read_checkpoint
+
+    obj = read_checkpoint(path)
+    state = obj.get("state_dict", {}) if isinstance(obj, dict) else {}
+    if isinstance(obj, dict) and obj.get("format") == "mminvert.inpainter":
+        state = {f"model.{k}": v for k, v in obj["state_dict"].items()}
+    own = module.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    reshaped = sorted(k for k in state if k in own and own[k].shape != state[k].shape)
+    missing = sorted(set(own) - set(usable) - set(reshaped))
+    unexpected = sorted(set(state) - set(own))
+    module.load_state_dict(usable, strict=False)
+    log.info("init_from %s: loaded %d tensors", path, len(usable))
+    for name, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", reshaped)):
+        if keys:
+            log.warning("init_from %s: %d %s tensor(s), e.g. %s", path, len(keys), name, keys[:5])
 
 
 def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:
@@ -104,6 +125,8 @@ def train(cfg: DictConfig) -> float | None:
     _save_config(cfg, output_dir)  # fully resolved, beside Hydra's unresolved .hydra/config.yaml
     datamodule = instantiate(cfg.data)
     module = build_module(cfg)
+    if cfg.get("init_from"):
+        init_weights(module, cfg.init_from)
     callbacks = build_callbacks(cfg)
     trainer_kwargs: dict[str, Any] = {}
     if any(isinstance(c, StepCheckpoint) for c in callbacks):
