@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import time
 from collections.abc import Callable, Iterator
 
 import torch
@@ -22,6 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from mminvert.nn import StyleGAN2Generator
 from mminvert.nn import synthesis as synthesis_module
 from mminvert.nn.reference_ops import modulated_conv2d_ref, upfirdn2d_ref
+from timing import best_time  # benchmarks/timing.py (scripts run from this folder)
 
 
 @contextlib.contextmanager
@@ -45,19 +45,9 @@ def reference_ops(G: StyleGAN2Generator) -> Iterator[None]:
             m.fused, m.channels_last = False, True
 
 
-def timeit(fn: Callable[[], object], reps: int) -> float:
-    fn()  # warm-up (allocator, oneDNN primitive cache)
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def gemm_peak(n: int = 4096, reps: int = 5) -> float:
     a, b = torch.randn(n, n), torch.randn(n, n)
-    return 2 * n**3 / timeit(lambda: a @ b, reps) / 1e9
+    return 2 * n**3 / best_time(lambda: a @ b, reps) / 1e9
 
 
 def count_flops(fn: Callable[[], object]) -> float:
@@ -95,7 +85,7 @@ def main() -> None:
             results = {}
             for impl, ctx in (("reference", reference_ops(G)), ("mminvert", contextlib.nullcontext())):
                 with ctx:
-                    results[impl] = timeit(fn, args.reps)
+                    results[impl] = best_time(fn, args.reps)
             for impl, t in results.items():
                 gfs = flops * args.batch / t / 1e9
                 print(f"{res:>4} {name:<9} {impl:<10} {t:8.3f} {args.batch / t:8.2f} {flops / 1e9:10.2f} "

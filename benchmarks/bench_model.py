@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from torch.utils.flop_counter import FlopCounterMode
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-NUM_CLASSES = 9  # segmentation classes of the built-in scenes data set
+NUM_CLASSES = 11  # segmentation classes of the built-in scenes data set
 
 
 def build(preset: str) -> torch.nn.Module:

@@ -1,0 +1,140 @@
+"""Optimisation-based GAN inversion for inpainting (Wauquiez, "Image Inpainting using the Latent space
+of StyleGAN2"): per image, optimise the W+ code of a frozen StyleGAN2 so that its output matches the
+known pixels, then fill the hole with the generator's output.
+
+No training; every image costs `steps` generator forward + backward passes (see
+benchmarks/bench_inference.py for the price against the encoder-based model).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Union
+
+import torch
+from torch import Tensor, nn
+
+from ..nn import StyleGAN2Generator
+
+__all__ = ["OptimInversion"]
+
+# A perceptual term: a module with `distance(x, y)` (mminvert.losses.PerceptualLoss), an
+# mminvert.metrics.LPIPSMetric (its inner network is used, the metric itself is gradient-free), or any
+# LPIPS-like callable `f(x, y)` returning per-sample distances (B,) / (B, 1, 1, 1) or a batch mean.
+Perceptual = Union[nn.Module, Callable[[Tensor, Tensor], Tensor]]
+
+
+class OptimInversion:
+    """`OptimInversion(G, ...)(image, mask) -> dict` — inpainting by W+ optimisation on a frozen generator.
+
+    Inputs: image (B, 3, R, R) in [-1, 1] (R = G.resolution), mask (B, 1, R, R) with 1 = known, 0 = hole
+    (values > 0.5 count as known). W+ (B, num_ws, w_dim) starts at G.w_avg and is optimised with Adam and
+    an ExponentialLR schedule for `steps` iterations; only W+ receives gradients (the generator is frozen
+    with `G.freeze()` — eval mode, no parameter gradients). Synthesis uses noise_mode "const", so a fixed
+    input gives a fixed result (on a fixed thread count).
+
+    Each sample's loss is its own (per-sample MSE mean over its known pixels; the perceptual term
+    per sample when the callable returns per-sample distances), and the batch objective is their sum, so
+    the samples of a batch do not influence each other's updates.
+
+    Returns `image` (B, 3, R, R) the generator output G(W+) (not clamped), `composite`
+    y ⊙ M + ŷ ⊙ (1 − M) (known pixels are the input's, bit-exact), `ws` (B, num_ws, w_dim) the final
+    code, and the per-step histories (steps,) of the batch-mean `loss`, `loss_mse` and
+    `loss_perceptual` (zeros without a perceptual term), evaluated before each update.
+    """
+
+    def __init__(self, generator: StyleGAN2Generator, steps: int = 500, lr: float = 0.03, gamma: float = 0.995,
+                 lambda_mse: float = 1.0, lambda_perceptual: float = 1.0, perceptual: Perceptual | None = None,
+                 betas: tuple[float, float] = (0.9, 0.999)) -> None:
+        if steps < 0:
+            raise ValueError(f"steps must be >= 0, got {steps}")
+        if lr <= 0 or not 0 < gamma <= 1:
+            raise ValueError(f"need lr > 0 and 0 < gamma <= 1, got lr={lr}, gamma={gamma}")
+        self.generator = generator.freeze()
+        self.steps, self.lr, self.gamma, self.betas = steps, lr, gamma, betas
+        self.lambda_mse, self.lambda_perceptual = lambda_mse, lambda_perceptual
+        self.perceptual = perceptual
+        self._distance = self._resolve_distance(perceptual)
+
+    @staticmethod
+    def _resolve_distance(perceptual: Perceptual | None) -> Callable[[Tensor, Tensor], Tensor] | None:
+        if perceptual is None:
+            return None
+        if isinstance(perceptual, nn.Module):
+            perceptual.requires_grad_(False).eval()
+        if hasattr(perceptual, "distance"):
+            return perceptual.distance
+        from ..metrics.lpips_metric import LPIPSMetric
+
+        if isinstance(perceptual, LPIPSMetric):  # its forward runs under no_grad; use the network itself
+            net = perceptual.model
+            return lambda x, y: net(x, y, normalize=False)
+        if not callable(perceptual):
+            raise TypeError(f"perceptual must be callable or have distance(x, y), got {type(perceptual).__name__}")
+        return perceptual
+
+    def _perceptual_per_sample(self, x: Tensor, y: Tensor) -> Tensor:
+        """(B,) distances; a scalar (batch-mean) result is spread evenly over the samples."""
+        d = self._distance(x, y)  # type: ignore[misc]
+        B = x.shape[0]
+        if d.ndim == 0:
+            return d.expand(B)
+        if d.shape[0] != B:
+            raise ValueError(f"perceptual distance must return a scalar or (B, ...) values, got {tuple(d.shape)}")
+        return d.reshape(B, -1).mean(1)
+
+    def __call__(self, image: Tensor, mask: Tensor) -> dict[str, Any]:
+        return self.invert(image, mask)
+
+    def invert(self, image: Tensor, mask: Tensor) -> dict[str, Any]:
+        G = self.generator
+        R = G.resolution
+        if image.ndim != 4 or image.shape[1:] != (3, R, R):
+            raise ValueError(f"image must be (B, 3, {R}, {R}), got {tuple(image.shape)}")
+        if mask.ndim != 4 or mask.shape[1:] != (1, R, R) or mask.shape[0] != image.shape[0]:
+            raise ValueError(f"mask must be ({image.shape[0]}, 1, {R}, {R}), got {tuple(mask.shape)}")
+        device = G.w_avg.device
+        y = image.detach().to(device, torch.float32)
+        M = (mask.detach().to(device) > 0.5).to(torch.float32)
+        B = y.shape[0]
+        known = (M.flatten(1).sum(1) * 3).clamp_min(1.0)  # known values per sample (3 channels)
+        y_masked = y * M
+
+        ws = G.w_avg.detach().to(torch.float32).reshape(1, 1, -1).repeat(B, G.num_ws, 1).requires_grad_(True)
+        opt = torch.optim.Adam([ws], lr=self.lr, betas=self.betas)
+        sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=self.gamma)
+        use_perc = self._distance is not None and self.lambda_perceptual != 0
+        hist_total, hist_mse, hist_perc = [], [], []
+
+        # Wauquiez: w* = argmin_{w ∈ W+}  λ₁ ‖M ⊙ (G(w) − y)‖²  +  λ₂ LPIPS(M ⊙ G(w), M ⊙ y),
+        # then x̂ = M ⊙ y + (1 − M) ⊙ G(w*)   (the MSE here is averaged over the known pixels).
+        for _ in range(self.steps):
+            out = G.synthesis(ws, noise_mode="const")
+            mse = ((out - y).square() * M).flatten(1).sum(1) / known  # (B,)
+            loss = self.lambda_mse * mse
+            if use_perc:
+                perc = self._perceptual_per_sample(out * M, y_masked)
+                if not perc.requires_grad:
+                    raise RuntimeError("the perceptual term carries no gradient (does it run under torch.no_grad?)")
+                loss = loss + self.lambda_perceptual * perc
+            else:
+                perc = torch.zeros_like(mse)
+            opt.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            opt.step()
+            sched.step()
+            hist_total.append(loss.detach().mean())
+            hist_mse.append(mse.detach().mean())
+            hist_perc.append(perc.detach().mean())
+
+        ws = ws.detach()
+        with torch.no_grad():
+            out = G.synthesis(ws, noise_mode="const")
+        out = out.to(image.dtype).to(image.device)
+        keep = (mask > 0.5).to(image.device)
+        composite = torch.where(keep, image, out)  # bit-exact known pixels
+
+        def stack(h: list[Tensor]) -> Tensor:
+            return torch.stack(h).cpu() if h else torch.zeros(0)
+
+        return {"image": out, "composite": composite, "ws": ws.to(image.device), "loss": stack(hist_total),
+                "loss_mse": stack(hist_mse), "loss_perceptual": stack(hist_perc)}
