@@ -139,6 +139,8 @@ def train(cfg: DictConfig) -> float | None:
     with warnings.catch_warnings(), (_isolated_distributed_job() if multirun else contextlib.nullcontext()):
         # Lightning warns about the data loader's worker count on tiny CPU runs; the config decides.
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        # mminvert's DataModule orders training data by step (ResumableSampler), so mid-epoch resumes are exact.
+        warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     name = cfg.task.get("optimized_metric")
     value = trainer.callback_metrics.get(name) if name else None
