@@ -3,7 +3,6 @@ import functools
 import subprocess
 import sys
 
-import cv2
 import numpy as np
 import pytest
 import torch

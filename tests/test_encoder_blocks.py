@@ -1,6 +1,4 @@
 """Blocks of the multi-modal guided encoder: shapes at two resolutions and the paper's formulas."""
-import math
-
 import pytest
 import torch
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import kornia.augmentation as K
-import torch
 from torch import Tensor
 
 __all__ = ["GeometricAugment"]

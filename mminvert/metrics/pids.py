@@ -7,7 +7,6 @@ paired real image. Higher is better for both (0.5 is the ceiling of U-IDS).
 from __future__ import annotations
 
 import numpy as np
-import torch
 from torch import Tensor
 
 __all__ = ["IDS"]
