@@ -88,6 +88,8 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path):
     assert set(a) == set(range(6)) and set(b) == set(range(6))
     for step in range(6):
         assert a[step] == b[step], (step, a[step], b[step])  # bit-identical on CPU
+    ckpt = torch.load(part / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["mminvert_logger_runs"]["CSVLogger"] == 1  # run ids travel with the checkpoint (wandb resumes its run)
     wa = torch.load(full / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     wb = torch.load(part / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     for k in wa:
@@ -165,3 +167,12 @@ def test_every_experiment_composes_and_instantiates(tmp_path, experiment):
     datamodule = instantiate(cfg.data)
     module = build_module(cfg)
     assert datamodule.resolution == cfg.data.resolution and module is not None
+
+
+def test_wandb_run_id_is_reused_on_resume():
+    from mminvert.training.callbacks.logger_runs import resume_logger_kwargs
+
+    ckpt = {"mminvert_logger_runs": {"WandbLogger": "abc123", "CSVLogger": 0}}
+    assert resume_logger_kwargs(ckpt, "pytorch_lightning.loggers.WandbLogger") == {"id": "abc123", "resume": "allow"}
+    assert resume_logger_kwargs(ckpt, "pytorch_lightning.loggers.CSVLogger") == {}
+    assert resume_logger_kwargs({}, "pytorch_lightning.loggers.WandbLogger") == {}

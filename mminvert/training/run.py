@@ -14,9 +14,11 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, read_write
+from pytorch_lightning.callbacks import ProgressBar, RichProgressBar
 from pytorch_lightning.utilities import rank_zero_only
 
 from .callbacks import StepCheckpoint
+from .callbacks.logger_runs import LoggerRunIds, resume_logger_kwargs
 
 __all__ = ["train", "build_module", "build_callbacks", "build_loggers", "init_weights"]
 
@@ -68,7 +70,13 @@ def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:
 
 
 def build_loggers(cfg: DictConfig) -> list[Any]:
-    return [instantiate(c) for c in _nodes(cfg.get("logger"))]
+    """Loggers of `cfg.logger`; when resuming (`ckpt_path`), reopened in the runs the checkpoint recorded."""
+    resume: dict[str, Any] = {}
+    if cfg.get("ckpt_path"):
+        from ..io.stylegan2 import read_checkpoint
+
+        resume = read_checkpoint(cfg.ckpt_path)
+    return [instantiate(c, **resume_logger_kwargs(resume, c._target_)) for c in _nodes(cfg.get("logger"))]
 
 
 @rank_zero_only
@@ -127,7 +135,9 @@ def train(cfg: DictConfig) -> float | None:
     module = build_module(cfg)
     if cfg.get("init_from"):
         init_weights(module, cfg.init_from)
-    callbacks = build_callbacks(cfg)
+    callbacks = build_callbacks(cfg) + [LoggerRunIds()]
+    if cfg.trainer.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
+        callbacks.append(RichProgressBar())
     trainer_kwargs: dict[str, Any] = {}
     if any(isinstance(c, StepCheckpoint) for c in callbacks):
         trainer_kwargs["enable_checkpointing"] = False  # StepCheckpoint replaces Lightning's implicit one
