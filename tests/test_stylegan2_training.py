@@ -33,7 +33,8 @@ CPU = ["trainer.accelerator=cpu", "trainer.devices=1", "++trainer.enable_progres
 
 def compose_cfg(tmp_path: Path, *overrides: str) -> DictConfig:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("config", overrides=[f"paths.output_dir={tmp_path}", *CPU, *overrides])
+        task = [] if any(o.startswith("task=") for o in overrides) else ["task=stylegan2"]
+        return compose("config", overrides=[f"paths.output_dir={tmp_path}", *CPU, *task, *overrides])
 
 
 class ConstantImages(pl.LightningDataModule):

@@ -151,6 +151,8 @@ def train(cfg: DictConfig) -> float | None:
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         # mminvert's DataModule orders training data by step (ResumableSampler), so mid-epoch resumes are exact.
         warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+        if cfg.task.get("validate_before_fit") and not cfg.get("ckpt_path"):
+            trainer.validate(module, datamodule=datamodule)  # the step-0 baseline of the validation metrics
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     name = cfg.task.get("optimized_metric")
     value = trainer.callback_metrics.get(name) if name else None
