@@ -58,6 +58,30 @@ def test_perceptual_is_zero_for_identical_images_and_differentiable(backbone):
     assert all(not p.requires_grad for p in loss.net.parameters())
 
 
+def test_frozen_backbones_stay_out_of_checkpoints_and_random_ones_are_reproducible():
+    terms = {"perceptual": {"_target_": "mminvert.losses.PerceptualLoss", "backbone": "vgg", "pretrained": False,
+                            "weight": 1.0},
+             "ms": {"_target_": "mminvert.losses.MultiScaleLoss", "weight": 1.0, "perceptual": 1.0},
+             "adversarial": {"_target_": "mminvert.losses.NonSaturatingAdversarial", "weight": 0.1, "width": 8}}
+    rng_before = torch.random.get_rng_state()
+    PerceptualLoss("hrf", pretrained=False)
+    assert torch.equal(torch.random.get_rng_state(), rng_before)  # the seeded build leaves the caller's stream
+    a = InpaintingLoss(terms)
+    torch.manual_seed(123)
+    b = InpaintingLoss(terms)
+    for pa, pb in zip(a.terms["perceptual"].net.parameters(), b.terms["perceptual"].net.parameters()):
+        assert torch.equal(pa, pb)
+    assert sum(1 for _ in a.terms["perceptual"].net.parameters()) == 32  # the VGG-19 taps are really there
+    assert not [k for k in a.state_dict() if "perceptual" in k] and "terms.adversarial.discriminator.net.0.bias" in a.state_dict()
+    b.load_state_dict(a.state_dict(), strict=True)
+    # an older checkpoint that still carries the backbone loads strictly, and unrelated gaps still fail
+    assert a.terms["perceptual"].net.state_dict() == {}
+    b.load_state_dict({**a.state_dict(), **{f"terms.perceptual.net.{k}": v for k, v in  # an older checkpoint
+                                            a.terms["perceptual"].net.named_parameters()}}, strict=True)
+    with pytest.raises(RuntimeError, match=r"Missing key.*discriminator"):  # other gaps are still errors
+        b.load_state_dict({}, strict=True)
+
+
 def test_patch_discriminator_shape():
     assert PatchDiscriminator(4, width=8)(torch.randn(2, 4, 64, 64)).shape == (2, 1, 6, 6)
 

@@ -2,12 +2,15 @@
 field loss), `vgg` (VGG-19 relu features, L1) and `lpips` (LPIPS-VGG with its learned linear layers).
 
 Backbone weights come from a configured path, $MMINVERT_WEIGHTS or the torch hub cache (see
-weights.py). `pretrained: false` uses random backbone weights — a degraded mode for tests and smoke
-runs, announced with a warning.
+io/aux_weights.py). `pretrained: false` uses random backbone weights drawn from a fixed seed — a
+degraded mode for tests and smoke runs, announced with a warning. Either way the frozen backbone is
+rebuilt on construction, so it is kept out of state dicts and checkpoints (utils/not_checkpointed.py).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ import torchvision
 from torch import Tensor, nn
 
 from ..io.aux_weights import load_lpips_backbone, resolve_weights
+from ..utils.not_checkpointed import not_checkpointed
 
 __all__ = ["PerceptualLoss", "FeatureExtractor"]
 
@@ -24,6 +28,7 @@ log = logging.getLogger(__name__)
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
 _VGG19_TAPS = (3, 8, 17, 26, 35)  # relu1_2, relu2_2, relu3_4, relu4_4, relu5_4
+RANDOM_BACKBONE_SEED = 0  # `pretrained: false`: the same random features in every run and on resume
 
 
 class FeatureExtractor(nn.Module):
@@ -35,6 +40,13 @@ class FeatureExtractor(nn.Module):
             raise ValueError(f"backbone must be 'hrf' or 'vgg', got {backbone!r}")
         name = "resnet50" if backbone == "hrf" else "vgg19"
         path = resolve_weights(name, weights_path) if pretrained else None  # fail before building anything
+        with _seeded(RANDOM_BACKBONE_SEED):
+            self._build(backbone, name, path)
+        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+        self.requires_grad_(False).eval()
+
+    def _build(self, backbone: str, name: str, path: Path | None) -> None:
         if backbone == "hrf":
             net = torchvision.models.resnet50(weights=None, replace_stride_with_dilation=[False, True, True])
             self._load(net, name, path)
@@ -47,9 +59,6 @@ class FeatureExtractor(nn.Module):
             self.stem = nn.Identity()
             bounds = (0,) + tuple(t + 1 for t in _VGG19_TAPS)
             self.stages = nn.ModuleList(feats[a:b] for a, b in zip(bounds[:-1], bounds[1:]))
-        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
-        self.requires_grad_(False).eval()
 
     @staticmethod
     def _load(net: nn.Module, name: str, path: Path | None) -> None:
@@ -83,7 +92,8 @@ class PerceptualLoss(nn.Module):
         if backbone == "lpips":
             import lpips  # heavy import; only when used
 
-            self.net = lpips.LPIPS(net="vgg", pretrained=True, pnet_rand=True, verbose=False)
+            with _seeded(RANDOM_BACKBONE_SEED):
+                self.net = lpips.LPIPS(net="vgg", pretrained=True, pnet_rand=True, verbose=False)
             if pretrained:
                 sd = torch.load(resolve_weights("vgg16", weights_path), map_location="cpu", weights_only=True)
                 load_lpips_backbone(self.net.net, sd)
@@ -92,6 +102,7 @@ class PerceptualLoss(nn.Module):
             self.net.requires_grad_(False).eval()
         else:
             self.net = FeatureExtractor(backbone, pretrained, weights_path)
+        not_checkpointed(self.net)
 
     def distance(self, x: Tensor, y: Tensor) -> Tensor:
         if self.backbone == "lpips":
@@ -105,3 +116,12 @@ class PerceptualLoss(nn.Module):
 
     def forward(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
         return self.distance(out["image"], batch["image"])
+
+
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Draw random initialisations from `seed` without touching the caller's global RNG stream."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
