@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from mminvert.io import MissingWeightsError
+from mminvert.io import CheckpointError, MissingWeightsError
 from mminvert.losses import (FidelityLoss, InpaintingLoss, MaskedL1, MultiScaleLoss, NonSaturatingAdversarial,
                              PatchDiscriminator, PerceptualLoss)
 
@@ -43,6 +43,68 @@ def test_backbone_weights_load_from_configured_path(tmp_path):
     torch.save(net.state_dict(), tmp_path / "r50.pth")
     loss = PerceptualLoss("hrf", pretrained=True, weights_path=str(tmp_path / "r50.pth"))
     torch.testing.assert_close(loss.net.stages[0][0].conv1.weight, net.layer1[0].conv1.weight)
+
+
+def _mit_resnet50dilated_state(seed=0):
+    """An encoder state dict in the MIT scene-parsing layout LaMa's ADE20k file has (deep stem:
+    conv1/bn1 3->64 stride 2, conv2/bn2 64->64, conv3/bn3 64->128; layer1 takes 128 channels), with
+    random weights and non-trivial batch-norm statistics, plus a reference forward built by hand."""
+    torch.manual_seed(seed)
+    tv = torchvision.models.resnet50(weights=None, replace_stride_with_dilation=[False, True, True])
+    tv.layer1[0].conv1 = torch.nn.Conv2d(128, 64, 1, bias=False)
+    tv.layer1[0].downsample[0] = torch.nn.Conv2d(128, 256, 1, bias=False)
+    stem = {"conv1": torch.nn.Conv2d(3, 64, 3, 2, 1, bias=False), "bn1": torch.nn.BatchNorm2d(64),
+            "conv2": torch.nn.Conv2d(64, 64, 3, 1, 1, bias=False), "bn2": torch.nn.BatchNorm2d(64),
+            "conv3": torch.nn.Conv2d(64, 128, 3, 1, 1, bias=False), "bn3": torch.nn.BatchNorm2d(128)}
+    mods = {**stem, **{f"layer{i}": getattr(tv, f"layer{i}") for i in range(1, 5)}}
+    state = {}
+    for name, m in mods.items():
+        for sub in m.modules():
+            if isinstance(sub, torch.nn.BatchNorm2d):
+                sub.running_mean.uniform_(-0.1, 0.1), sub.running_var.uniform_(0.5, 1.5), sub.weight.data.uniform_(0.5, 1)
+        state.update({f"{name}.{k}": v.clone() for k, v in m.state_dict().items() if "num_batches" not in k})
+
+    def forward(x):
+        x = ((x + 1) / 2 - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor(
+            [0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+        for i in (1, 2, 3):
+            x = F.relu(stem[f"bn{i}"].eval()(stem[f"conv{i}"](x)))
+        x = F.max_pool2d(x, 3, 2, 1)
+        feats = []
+        for i in range(1, 5):
+            x = getattr(tv, f"layer{i}").eval()(x)
+            feats.append(x)
+        return feats
+    return state, forward
+
+
+def test_hrf_reads_lamas_ade20k_encoder_from_torch_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv("MMINVERT_WEIGHTS", raising=False)
+    state, reference = _mit_resnet50dilated_state()
+    target = tmp_path / "ade20k" / "ade20k-resnet50dilated-ppm_deepsup" / "encoder_epoch_20.pth"
+    target.parent.mkdir(parents=True)
+    torch.save({f"module.{k}": v for k, v in state.items()}, target)  # saved from DataParallel: prefixed
+    loss = PerceptualLoss("hrf", pretrained=True)  # found where LaMa's setup puts it, no path configured
+    x = _batch(size=64)["image"]
+    with torch.no_grad():
+        got, want = loss.net(x), reference(x)
+    assert [f.shape[-1] for f in got] == [16, 8, 8, 8]  # output stride 8
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    # the MIT encoder's dilation rule: first block of layer3/4 at dilation 1/2, the rest 2/4, no strides
+    l3, l4 = loss.net.stages[2], loss.net.stages[3]
+    assert [b.conv2.dilation[0] for b in l3] == [1, 2, 2, 2, 2, 2] and [b.conv2.dilation[0] for b in l4] == [2, 4, 4]
+    assert l3[0].conv2.stride == (1, 1) and l4[0].downsample[0].stride == (1, 1)
+
+
+def test_backbone_weights_of_the_wrong_kind_or_unreadable_are_named(tmp_path):
+    torch.save(torchvision.models.vgg19(weights=None).state_dict(), tmp_path / "vgg.pth")
+    with pytest.raises(CheckpointError, match=r"vgg\.pth: not the expected backbone weights"):
+        PerceptualLoss("hrf", pretrained=True, weights_path=str(tmp_path / "vgg.pth"))
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"junk\.pth: cannot read backbone weights"):
+        PerceptualLoss("vgg", pretrained=True, weights_path=str(tmp_path / "junk.pth"))
 
 
 @pytest.mark.parametrize("backbone", ["hrf", "vgg", "lpips"])

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import torchvision
 from torch import Tensor, nn
 
 from ..io.aux_weights import load_lpips_backbone, resolve_weights
+from ..io.errors import CheckpointError
 from ..utils.not_checkpointed import not_checkpointed
 
 __all__ = ["PerceptualLoss", "FeatureExtractor"]
@@ -38,34 +40,64 @@ class FeatureExtractor(nn.Module):
         super().__init__()
         if backbone not in ("hrf", "vgg"):
             raise ValueError(f"backbone must be 'hrf' or 'vgg', got {backbone!r}")
-        name = "resnet50" if backbone == "hrf" else "vgg19"
-        path = resolve_weights(name, weights_path) if pretrained else None  # fail before building anything
+        names = ("resnet50dilated_ade20k", "resnet50") if backbone == "hrf" else ("vgg19",)
+        path = resolve_weights(names, weights_path) if pretrained else None  # fail before building anything
+        state = _load_state(path) if path is not None else None
         with _seeded(RANDOM_BACKBONE_SEED):
-            self._build(backbone, name, path)
+            if backbone == "hrf":
+                self._build_hrf(deep_stem=state is not None and "conv3.weight" in state)
+            else:
+                self._build_vgg()
+        if state is None:
+            log.warning("perceptual loss: %s backbone has random weights (pretrained: false)", backbone)
+        else:
+            self._load(state, path)
         self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False).eval()
 
-    def _build(self, backbone: str, name: str, path: Path | None) -> None:
-        if backbone == "hrf":
-            net = torchvision.models.resnet50(weights=None, replace_stride_with_dilation=[False, True, True])
-            self._load(net, name, path)
-            self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
-            self.stages = nn.ModuleList([net.layer1, net.layer2, net.layer3, net.layer4])
-        elif backbone == "vgg":
-            net = torchvision.models.vgg19(weights=None)
-            self._load(net, name, path)
-            feats = net.features[: _VGG19_TAPS[-1] + 1]
-            self.stem = nn.Identity()
-            bounds = (0,) + tuple(t + 1 for t in _VGG19_TAPS)
-            self.stages = nn.ModuleList(feats[a:b] for a, b in zip(bounds[:-1], bounds[1:]))
+    def _build_hrf(self, deep_stem: bool) -> None:
+        """Dilated ResNet-50 (output stride 8; layers 3/4 dilated 2/4 as in the MIT scene-parsing encoder).
 
-    @staticmethod
-    def _load(net: nn.Module, name: str, path: Path | None) -> None:
-        if path is None:
-            log.warning("perceptual loss: %s backbone has random weights (pretrained: false)", name)
-            return
-        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        `deep_stem`: three 3x3 convolutions (64, 64, 128 channels) instead of the 7x7 one — the layout of
+        the ADE20k `resnet50dilated` encoder LaMa's loss uses; otherwise torchvision's ResNet-50.
+        """
+        net = torchvision.models.resnet50(weights=None, replace_stride_with_dilation=[False, True, True])
+        if deep_stem:
+            def conv_bn(cin: int, cout: int, stride: int) -> list[nn.Module]:
+                return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+            layers = conv_bn(3, 64, 2) + conv_bn(64, 64, 1) + conv_bn(64, 128, 1)
+            names = [f"{kind}{i}" for i in (1, 2, 3) for kind in ("conv", "bn", "relu")]
+            self.stem = nn.Sequential(OrderedDict([*zip(names, layers), ("maxpool", net.maxpool)]))
+            net.layer1[0].conv1 = nn.Conv2d(128, 64, 1, bias=False)
+            net.layer1[0].downsample[0] = nn.Conv2d(128, 256, 1, bias=False)
+        else:
+            self.stem = nn.Sequential(OrderedDict(conv1=net.conv1, bn1=net.bn1, relu=net.relu, maxpool=net.maxpool))
+        self.stages = nn.ModuleList([net.layer1, net.layer2, net.layer3, net.layer4])
+        self._key_map = _resnet_key
+
+    def _build_vgg(self) -> None:
+        feats = torchvision.models.vgg19(weights=None).features[: _VGG19_TAPS[-1] + 1]
+        self.stem = nn.Identity()
+        bounds = (0,) + tuple(t + 1 for t in _VGG19_TAPS)
+        self.stages = nn.ModuleList(feats[a:b] for a, b in zip(bounds[:-1], bounds[1:]))
+        self._key_map = _vgg_key(bounds)
+
+    def _load(self, state: dict[str, Tensor], path: Path) -> None:
+        own = self.state_dict()
+        mapped = {}
+        for key, value in state.items():
+            k = self._key_map(key)
+            if k is not None:
+                mapped[k] = value
+        unexpected = sorted(set(mapped) - set(own))
+        missing = sorted(k for k in set(own) - set(mapped) if not k.endswith("num_batches_tracked"))
+        wrong = sorted(k for k in set(mapped) & set(own) if mapped[k].shape != own[k].shape)
+        if unexpected or missing or wrong:
+            raise CheckpointError(path, f"not the expected backbone weights (missing {missing[:3]}, unexpected "
+                                        f"{unexpected[:3]}, wrong shape {wrong[:3]})")
+        self.load_state_dict({**own, **mapped})
 
     def train(self, mode: bool = True) -> "FeatureExtractor":
         return super().train(False)  # batch-norm statistics stay frozen
@@ -116,6 +148,38 @@ class PerceptualLoss(nn.Module):
 
     def forward(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
         return self.distance(out["image"], batch["image"])
+
+
+def _load_state(path: Path) -> dict[str, Tensor]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear message
+        raise CheckpointError(path, f"cannot read backbone weights ({type(e).__name__}: {e})") from e
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise CheckpointError(path, "expected a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def _resnet_key(key: str) -> str | None:
+    """torchvision / MIT scene-parsing ResNet key -> ours: layerN.* -> stages.{N-1}.*, stem parts -> stem.*"""
+    head, _, rest = key.partition(".")
+    if head.startswith("layer"):
+        return f"stages.{int(head[5:]) - 1}.{rest}"
+    if head == "fc":
+        return None
+    return f"stem.{key}"
+
+
+def _vgg_key(bounds: tuple[int, ...]) -> Callable[[str], str | None]:
+    """torchvision VGG `features.<i>.*` -> `stages.<s>.<i - bounds[s]>.*`; the classifier is dropped."""
+    def key_map(key: str) -> str | None:
+        parts = key.split(".")
+        if parts[0] != "features" or int(parts[1]) >= bounds[-1]:
+            return None
+        i = int(parts[1])
+        s = max(j for j in range(len(bounds) - 1) if bounds[j] <= i)
+        return ".".join(["stages", str(s), str(i - bounds[s]), *parts[2:]])
+    return key_map
 
 
 @contextlib.contextmanager
