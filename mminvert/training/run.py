@@ -14,10 +14,10 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, read_write
-from pytorch_lightning.callbacks import ProgressBar, RichProgressBar
+from pytorch_lightning.callbacks import ProgressBar
 from pytorch_lightning.utilities import rank_zero_only
 
-from .callbacks import StepCheckpoint
+from .callbacks import StepCheckpoint, StepProgressBar
 from .callbacks.logger_runs import LoggerRunIds, resume_logger_kwargs
 
 __all__ = ["train", "build_module", "build_callbacks", "build_loggers", "init_weights"]
@@ -137,7 +137,7 @@ def train(cfg: DictConfig) -> float | None:
         init_weights(module, cfg.init_from)
     callbacks = build_callbacks(cfg) + [LoggerRunIds()]
     if cfg.trainer.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
-        callbacks.append(RichProgressBar())
+        callbacks.append(StepProgressBar())
     trainer_kwargs: dict[str, Any] = {}
     if any(isinstance(c, StepCheckpoint) for c in callbacks):
         trainer_kwargs["enable_checkpointing"] = False  # StepCheckpoint replaces Lightning's implicit one
@@ -151,6 +151,8 @@ def train(cfg: DictConfig) -> float | None:
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         # mminvert's DataModule orders training data by step (ResumableSampler), so mid-epoch resumes are exact.
         warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+        # The frozen generator and perceptual backbones are in eval mode on purpose.
+        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
         if cfg.task.get("validate_before_fit") and not cfg.get("ckpt_path"):
             trainer.validate(module, datamodule=datamodule)  # the step-0 baseline of the validation metrics
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
