@@ -34,12 +34,12 @@ def run_dir(tmp_path_factory) -> Path:
     return tmp
 
 
-def _evaluate(run_dir: Path, out: Path) -> dict:
+def _evaluate(run_dir: Path, out: Path, *overrides: str) -> dict:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("evaluate", overrides=[f"ckpt={run_dir}", f"output_dir={out}", f"paths.data_dir={run_dir}/data",
                                              "num_images=4", "data.source.num_test=4", "batch_size=4",
                                              "buckets=[0.1-0.3,0.7-0.9]",
-                                             "metrics=[fid,p_ids,u_ids,lpips,ssim,psnr,l1_hole,miou]"])
+                                             "metrics=[fid,p_ids,u_ids,lpips,ssim,psnr,l1_hole,miou]", *overrides])
     return evaluate(cfg)
 
 
@@ -58,6 +58,20 @@ def test_evaluate_writes_report_and_is_reproducible(run_dir, tmp_path):
     # harder buckets are harder for the classical baseline
     psnr = [res["results"]["telea"][b]["psnr"] for b in ("0.1-0.3", "0.7-0.9")]
     assert psnr[0] > psnr[1]
+
+
+def test_optimisation_baseline_row(run_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no LPIPS weights: the term is dropped, and said so
+    monkeypatch.delenv("MMINVERT_WEIGHTS", raising=False)
+    common = ["baselines=[optim_inversion]", "buckets=[0.4-0.6]", "metrics=[psnr,l1_hole]"]
+    res = {n: _evaluate(run_dir, tmp_path / str(n), *common, f"optim_inversion.steps={n}") for n in (0, 30)}
+    assert set(res[30]["results"]) == {"mminvert", "optim_inversion"}
+    assert "LPIPS" in " ".join(res[30]["skipped"]) and "MSE only" in " ".join(res[30]["skipped"].values())
+    l1 = {n: res[n]["results"]["optim_inversion"]["0.4-0.6"]["l1_hole"] for n in res}
+    assert l1[0] != l1[30]  # the optimisation ran and changed the fill (from w̄'s image)
+    assert "| optim_inversion |" in (tmp_path / "30" / "table.md").read_text()
+    with pytest.raises(ValueError, match=r"unknown baselines \['poisson'\]; available"):
+        _evaluate(run_dir, tmp_path / "x", "baselines=[poisson]")
 
 
 def _write_inputs(root: Path) -> tuple[Path, Path]:

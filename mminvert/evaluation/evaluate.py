@@ -7,6 +7,7 @@ numbers.
 """
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from torch.utils.data import DataLoader
 from ..data import EvalMaskSet, InpaintingDataset
 from ..inference.bundle import load_bundle
 from ..metrics import InpaintingMetrics
-from .methods import ModelMethod, TeleaMethod
+from .methods import ModelMethod, OptimInversionMethod, TeleaMethod
 from .report import write_results
 
 __all__ = ["evaluate", "resolve_checkpoint"]
@@ -90,22 +91,44 @@ def _rgb(x: torch.Tensor) -> np.ndarray:
     return ((x.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
 
 
+BASELINES = ("telea", "optim_inversion")
+
+
+def _baseline(name: str, cfg: DictConfig, model: torch.nn.Module, device: torch.device,
+              skipped: dict[str, str]) -> Any:
+    if name == "telea":
+        return TeleaMethod()
+    options = OmegaConf.to_container(cfg.optim_inversion, resolve=True)
+    perceptual = None
+    net = options.pop("lpips_net", None)
+    if net and options.get("lambda_perceptual", 0):
+        from ..metrics import LPIPSMetric
+
+        try:
+            perceptual = LPIPSMetric(net).to(device)
+        except (FileNotFoundError, ValueError) as e:
+            if not cfg.skip_unavailable:
+                raise
+            skipped["optim_inversion LPIPS term"] = f"MSE only: {str(e).split('. ')[0]}"
+    return OptimInversionMethod(copy.deepcopy(model.generator), device, perceptual=perceptual, **options)
+
+
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     device = torch.device(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     ckpt = resolve_checkpoint(cfg.ckpt)
     model = load_bundle(ckpt, map_location="cpu")
     R = model.generator.resolution
     methods: list[Any] = [ModelMethod(model, cfg.get("method_name") or "mminvert", device)]
-    methods += [TeleaMethod() for b in cfg.baselines if b == "telea"]
-    unknown = [b for b in cfg.baselines if b != "telea"]
+    unknown = [b for b in cfg.baselines if b not in BASELINES]
     if unknown:
-        raise ValueError(f"unknown baselines {unknown}; available: ['telea']")
+        raise ValueError(f"unknown baselines {unknown}; available: {list(BASELINES)}")
 
     dm = instantiate(cfg.data)
     dm.resolution = R
     source = _Head(dm.source_factory(split="test", resolution=R), int(cfg.num_images))
     skipped: dict[str, str] = {}
     inception, lpips, metrics = _shared_networks(list(cfg.metrics), cfg, skipped)
+    methods += [_baseline(b, cfg, model, device, skipped) for b in cfg.baselines]
     out_dir = Path(cfg.output_dir)
     results: dict[str, dict[str, dict[str, float]]] = {m.name: {} for m in methods}
     grids: dict[str, np.ndarray] = {}

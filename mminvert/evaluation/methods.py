@@ -1,5 +1,6 @@
-"""Methods an evaluation compares: a trained inversion model, and OpenCV's Telea inpainting as a
-classical reference row."""
+"""Methods an evaluation compares: a trained inversion model, OpenCV's Telea inpainting as a classical
+reference row, and optimisation-based inversion of the same frozen generator (Wauquiez) as the
+per-image-optimisation reference row."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["ModelMethod", "TeleaMethod"]
+__all__ = ["ModelMethod", "TeleaMethod", "OptimInversionMethod"]
 
 
 class ModelMethod:
@@ -43,3 +44,24 @@ class TeleaMethod:
             t = torch.from_numpy(filled).permute(2, 0, 1).float() / 127.5 - 1
             outs.append(torch.where(mask.bool(), img, t))  # known pixels exactly as given
         return {"composite": torch.stack(outs), "seg": None}
+
+
+class OptimInversionMethod:
+    """`OptimInversion` (W+ optimisation, MSE on known pixels + optional perceptual term) on `generator`.
+
+    Slow by design: `steps` generator forward/backward passes per batch (see benchmarks/bench_inference.py).
+    """
+
+    name = "optim_inversion"
+
+    def __init__(self, generator: torch.nn.Module, device: str | torch.device = "cpu", perceptual: Any = None,
+                 **options: Any) -> None:
+        from ..baselines import OptimInversion
+
+        self.device = torch.device(device)
+        self.inversion = OptimInversion(generator.to(self.device), perceptual=perceptual, **options)
+
+    def __call__(self, batch: dict[str, Tensor]) -> dict[str, Any]:
+        out = self.inversion(batch["image"].to(self.device), batch["mask"].to(self.device))
+        composite = torch.where(batch["mask"] > 0.5, batch["image"], out["image"].float().cpu())
+        return {"composite": composite, "seg": None}
