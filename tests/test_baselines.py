@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mminvert.baselines import OptimInversion
+from mminvert.baselines import AttributeGuidance, OptimInversion, TextGuidance
 from mminvert.nn import StyleGAN2Generator
 
 
@@ -104,3 +105,77 @@ def test_lpips_metric_usable_as_perceptual_term() -> None:
     metric = LPIPSMetric("alex", pretrained=False, allow_random=True)
     out = OptimInversion(G, steps=3, perceptual=metric)(target, mask)
     assert (out["loss_perceptual"] > 0).all() and torch.isfinite(out["loss"]).all()
+
+
+class _TinyClassifier(nn.Module):
+    """Two "attributes": logits from random conv features (stand-in for a pretrained attribute classifier)."""
+
+    def __init__(self, out: int = 2) -> None:
+        super().__init__()
+        torch.manual_seed(4)
+        self.net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                                 nn.Flatten(), nn.Linear(8, out))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+def test_attribute_relaxations_match_their_formulas() -> None:
+    bce = torch.tensor([0.0, 0.03, 0.05, 0.2, 2.0])
+    hinge = AttributeGuidance(_TinyClassifier(), [1, 0], epsilon=0.05)
+    torch.testing.assert_close(hinge.relax(bce), torch.tensor([0.05, 0.05, 0.05, 0.2, 2.0]))
+    lse = AttributeGuidance(_TinyClassifier(), [1, 0], epsilon=0.05, relaxation="logsumexp", temperature=0.1)
+    want = 0.1 * torch.log(torch.exp(bce / 0.1) + torch.exp(torch.tensor(0.05) / 0.1))
+    torch.testing.assert_close(lse.relax(bce), want)
+    assert (lse.relax(bce) >= hinge.relax(bce)).all()
+    # per-sample value: mean over constrained attributes only (NaN = free), times the weight
+    clf = _TinyClassifier(3)
+    g = AttributeGuidance(clf, [1, float("nan"), 0], weight=2.0, epsilon=0.0)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    logits = clf(g.prepare(x))
+    bce = F.binary_cross_entropy_with_logits(logits, torch.tensor([1.0, 0.0, 0.0]).expand(2, 3), reduction="none")
+    torch.testing.assert_close(g(x), 2.0 * (bce[:, 0] + bce[:, 2]) / 2)
+    with pytest.raises(ValueError, match="targets must be 0, 1 or NaN"):
+        AttributeGuidance(clf, [0.5, 1, 0])
+    with pytest.raises(ValueError, match=r"logits \(B, 2\)"):
+        AttributeGuidance(clf, [1, 0])(x)
+
+
+def test_attribute_guidance_steers_the_fill() -> None:
+    G = _generator()
+    target, mask = _problem(G, B=1)
+    clf = _TinyClassifier()
+    guide = AttributeGuidance(clf, [1, 0], weight=5.0, epsilon=0.0)
+    plain = OptimInversion(G, steps=25, lr=0.05)(target, mask)
+    steered = OptimInversion(G, steps=25, lr=0.05, guidance=[guide])(target, mask)
+    with torch.no_grad():
+        p_plain = torch.sigmoid(clf(guide.prepare(plain["image"])))[0]
+        p_steered = torch.sigmoid(clf(guide.prepare(steered["image"])))[0]
+    assert p_steered[0] > p_plain[0] and p_steered[1] < p_plain[1]  # attribute 0 on, attribute 1 off
+    assert steered["loss_semantic"][-1] < steered["loss_semantic"][0]
+    assert (plain["loss_semantic"] == 0).all()
+    torch.testing.assert_close(steered["loss"], steered["loss_mse"] + steered["loss_semantic"])
+    assert all(p.grad is None for p in clf.parameters())
+
+
+def test_text_guidance_from_torchscript_files(tmp_path) -> None:
+    G = _generator()
+    target, mask = _problem(G, B=1)
+    torch.manual_seed(5)
+    encoder = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                            nn.Linear(8, 16))
+    torch.jit.script(encoder).save(str(tmp_path / "clip_visual.pt"))
+    text = torch.randn(16)
+    torch.save(text, tmp_path / "prompt.pt")
+    guide = TextGuidance(tmp_path / "clip_visual.pt", tmp_path / "prompt.pt", weight=3.0, input_size=48)
+    out = OptimInversion(G, steps=25, lr=0.05, guidance=[guide])(target, mask)
+    with torch.no_grad():
+        cos = [F.cosine_similarity(encoder(guide.prepare(x)), text[None]).item() for x in (
+            G.synthesis(G.w_avg.reshape(1, 1, -1).expand(1, G.num_ws, -1), noise_mode="const"), out["image"])]
+    assert cos[1] > cos[0]
+    torch.testing.assert_close(out["loss_semantic"][0], 3.0 * (1 - torch.tensor(cos[0])), atol=1e-4, rtol=1e-4)
+    with pytest.raises(FileNotFoundError, match="nope.pt does not exist"):
+        TextGuidance(tmp_path / "nope.pt", text)
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="not a TorchScript network"):
+        TextGuidance(tmp_path / "junk.pt", text)

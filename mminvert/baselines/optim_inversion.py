@@ -7,7 +7,7 @@ benchmarks/bench_inference.py for the price against the encoder-based model).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Union
 
 import torch
@@ -36,15 +36,20 @@ class OptimInversion:
     per sample when the callable returns per-sample distances), and the batch objective is their sum, so
     the samples of a batch do not influence each other's updates.
 
+    `guidance`: semantic terms on the generated image G(W+) — callables image -> weighted per-sample
+    loss (B,), e.g. `AttributeGuidance` (classifier BCE with an ε margin) or `TextGuidance` (CLIP cosine)
+    from `mminvert.baselines.semantic` — added to the objective to steer what fills the hole.
+
     Returns `image` (B, 3, R, R) the generator output G(W+) (not clamped), `composite`
     y ⊙ M + ŷ ⊙ (1 − M) (known pixels are the input's, bit-exact), `ws` (B, num_ws, w_dim) the final
-    code, and the per-step histories (steps,) of the batch-mean `loss`, `loss_mse` and
-    `loss_perceptual` (zeros without a perceptual term), evaluated before each update.
+    code, and the per-step histories (steps,) of the batch-mean `loss`, `loss_mse`, `loss_perceptual`
+    and `loss_semantic` (zeros without those terms), evaluated before each update.
     """
 
     def __init__(self, generator: StyleGAN2Generator, steps: int = 500, lr: float = 0.03, gamma: float = 0.995,
                  lambda_mse: float = 1.0, lambda_perceptual: float = 1.0, perceptual: Perceptual | None = None,
-                 betas: tuple[float, float] = (0.9, 0.999)) -> None:
+                 betas: tuple[float, float] = (0.9, 0.999),
+                 guidance: Sequence[Callable[[Tensor], Tensor]] = ()) -> None:
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
         if lr <= 0 or not 0 < gamma <= 1:
@@ -54,6 +59,12 @@ class OptimInversion:
         self.lambda_mse, self.lambda_perceptual = lambda_mse, lambda_perceptual
         self.perceptual = perceptual
         self._distance = self._resolve_distance(perceptual)
+        self.guidance = list(guidance)
+        for g in self.guidance:
+            if isinstance(g, nn.Module):
+                for p in g.parameters():
+                    p.requires_grad_(False)
+                g.eval()
 
     @staticmethod
     def _resolve_distance(perceptual: Perceptual | None) -> Callable[[Tensor, Tensor], Tensor] | None:
@@ -103,9 +114,12 @@ class OptimInversion:
         opt = torch.optim.Adam([ws], lr=self.lr, betas=self.betas)
         sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=self.gamma)
         use_perc = self._distance is not None and self.lambda_perceptual != 0
-        hist_total, hist_mse, hist_perc = [], [], []
+        hist_total, hist_mse, hist_perc, hist_sem = [], [], [], []
+        for g in self.guidance:
+            if isinstance(g, nn.Module):
+                g.to(device)
 
-        # Wauquiez: w* = argmin_{w ∈ W+}  λ₁ ‖M ⊙ (G(w) − y)‖²  +  λ₂ LPIPS(M ⊙ G(w), M ⊙ y),
+        # Wauquiez: w* = argmin_{w ∈ W+}  λ₁ ‖M ⊙ (G(w) − y)‖²  +  λ₂ LPIPS(M ⊙ G(w), M ⊙ y)  [+ Σ semantic(G(w))],
         # then x̂ = M ⊙ y + (1 − M) ⊙ G(w*)   (the MSE here is averaged over the known pixels).
         for _ in range(self.steps):
             out = G.synthesis(ws, noise_mode="const")
@@ -118,6 +132,10 @@ class OptimInversion:
                 loss = loss + self.lambda_perceptual * perc
             else:
                 perc = torch.zeros_like(mse)
+            sem = torch.zeros_like(mse)
+            for g in self.guidance:
+                sem = sem + g(out).reshape(B)
+            loss = loss + sem
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
             opt.step()
@@ -125,6 +143,7 @@ class OptimInversion:
             hist_total.append(loss.detach().mean())
             hist_mse.append(mse.detach().mean())
             hist_perc.append(perc.detach().mean())
+            hist_sem.append(sem.detach().mean())
 
         ws = ws.detach()
         with torch.no_grad():
@@ -137,4 +156,4 @@ class OptimInversion:
             return torch.stack(h).cpu() if h else torch.zeros(0)
 
         return {"image": out, "composite": composite, "ws": ws.to(image.device), "loss": stack(hist_total),
-                "loss_mse": stack(hist_mse), "loss_perceptual": stack(hist_perc)}
+                "loss_mse": stack(hist_mse), "loss_perceptual": stack(hist_perc), "loss_semantic": stack(hist_sem)}
