@@ -13,9 +13,11 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 
 from mminvert.cli import main as mminvert_cli
-from mminvert.evaluation import evaluate
+from mminvert.evaluation import evaluate, resolve_checkpoint
 from mminvert.inference import Inpainter
 from mminvert.inference.cli import inpaint_paths
+from mminvert.io import save_stylegan2
+from mminvert.nn import StyleGAN2Discriminator
 from mminvert.training import train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -70,6 +72,18 @@ def test_optimisation_baseline_row(run_dir, tmp_path, monkeypatch):
     l1 = {n: res[n]["results"]["optim_inversion"]["0.4-0.6"]["l1_hole"] for n in res}
     assert l1[0] != l1[30]  # the optimisation ran and changed the fill (from w̄'s image)
     assert "| optim_inversion |" in (tmp_path / "30" / "table.md").read_text()
+    ctx = _evaluate(run_dir, tmp_path / "ctx", "baselines=[contextual_inversion]", "buckets=[0.4-0.6]",
+                    "metrics=[psnr,l1_hole]", "contextual_inversion.steps=5")
+    assert set(ctx["results"]) == {"mminvert", "contextual_inversion"}
+    assert "off: no `contextual_inversion.discriminator`" in ctx["skipped"]["contextual_inversion prior"]
+    model = Inpainter.from_checkpoint(resolve_checkpoint(run_dir)).model
+    R = model.generator.resolution
+    save_stylegan2(tmp_path / "gd.pt", model.generator, StyleGAN2Discriminator(R, channels=model.generator.channels))
+    with_d = _evaluate(run_dir, tmp_path / "ctx_d", "baselines=[contextual_inversion]", "buckets=[0.4-0.6]",
+                       "metrics=[psnr,l1_hole]", "contextual_inversion.steps=5",
+                       f"contextual_inversion.discriminator={tmp_path / 'gd.pt'}")
+    assert "contextual_inversion prior" not in with_d["skipped"]
+    assert with_d["results"]["contextual_inversion"] != ctx["results"]["contextual_inversion"]  # the prior acts
     with pytest.raises(ValueError, match=r"unknown baselines \['poisson'\]; available"):
         _evaluate(run_dir, tmp_path / "x", "baselines=[poisson]")
 

@@ -21,8 +21,10 @@ from torch.utils.data import DataLoader
 
 from ..data import EvalMaskSet, InpaintingDataset
 from ..inference.bundle import load_bundle
+from ..io import load_discriminator
 from ..metrics import InpaintingMetrics
-from .methods import ModelMethod, OptimInversionMethod, TeleaMethod
+from ..baselines import ContextualInversion, OptimInversion
+from .methods import GeneratorBaseline, ModelMethod, TeleaMethod
 from .report import write_results
 
 __all__ = ["evaluate", "resolve_checkpoint"]
@@ -91,13 +93,21 @@ def _rgb(x: torch.Tensor) -> np.ndarray:
     return ((x.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
 
 
-BASELINES = ("telea", "optim_inversion")
+BASELINES = ("telea", "optim_inversion", "contextual_inversion")
 
 
 def _baseline(name: str, cfg: DictConfig, model: torch.nn.Module, device: torch.device,
               skipped: dict[str, str]) -> Any:
     if name == "telea":
         return TeleaMethod()
+    if name == "contextual_inversion":
+        options = OmegaConf.to_container(cfg.contextual_inversion, resolve=True)
+        d_path = options.pop("discriminator", None)
+        discriminator = load_discriminator(d_path, map_location=device) if d_path else None
+        if discriminator is None:
+            skipped["contextual_inversion prior"] = "off: no `contextual_inversion.discriminator` file given"
+        inversion = ContextualInversion(copy.deepcopy(model.generator).to(device), discriminator, **options)
+        return GeneratorBaseline(name, inversion, device)
     options = OmegaConf.to_container(cfg.optim_inversion, resolve=True)
     perceptual = None
     net = options.pop("lpips_net", None)
@@ -110,7 +120,8 @@ def _baseline(name: str, cfg: DictConfig, model: torch.nn.Module, device: torch.
             if not cfg.skip_unavailable:
                 raise
             skipped["optim_inversion LPIPS term"] = f"MSE only: {str(e).split('. ')[0]}"
-    return OptimInversionMethod(copy.deepcopy(model.generator), device, perceptual=perceptual, **options)
+    inversion = OptimInversion(copy.deepcopy(model.generator).to(device), perceptual=perceptual, **options)
+    return GeneratorBaseline(name, inversion, device)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:

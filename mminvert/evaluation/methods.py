@@ -1,6 +1,6 @@
 """Methods an evaluation compares: a trained inversion model, OpenCV's Telea inpainting as a classical
-reference row, and optimisation-based inversion of the same frozen generator (Wauquiez) as the
-per-image-optimisation reference row."""
+reference row, and per-image optimisation of the same frozen generator (Wauquiez's W+ inversion, Yeh /
+Vitoria's contextual z inversion) as the optimisation-based reference rows."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["ModelMethod", "TeleaMethod", "OptimInversionMethod"]
+__all__ = ["ModelMethod", "TeleaMethod", "GeneratorBaseline"]
 
 
 class ModelMethod:
@@ -46,22 +46,17 @@ class TeleaMethod:
         return {"composite": torch.stack(outs), "seg": None}
 
 
-class OptimInversionMethod:
-    """`OptimInversion` (W+ optimisation, MSE on known pixels + optional perceptual term) on `generator`.
+class GeneratorBaseline:
+    """A per-image optimisation baseline on the checkpoint's generator (`OptimInversion`,
+    `ContextualInversion`): `inversion(image, mask)['composite']` on `device`, known pixels exact.
 
     Slow by design: `steps` generator forward/backward passes per batch (see benchmarks/bench_inference.py).
     """
 
-    name = "optim_inversion"
-
-    def __init__(self, generator: torch.nn.Module, device: str | torch.device = "cpu", perceptual: Any = None,
-                 **options: Any) -> None:
-        from ..baselines import OptimInversion
-
-        self.device = torch.device(device)
-        self.inversion = OptimInversion(generator.to(self.device), perceptual=perceptual, **options)
+    def __init__(self, name: str, inversion: Any, device: str | torch.device = "cpu") -> None:
+        self.name, self.inversion, self.device = name, inversion, torch.device(device)
 
     def __call__(self, batch: dict[str, Tensor]) -> dict[str, Any]:
         out = self.inversion(batch["image"].to(self.device), batch["mask"].to(self.device))
-        composite = torch.where(batch["mask"] > 0.5, batch["image"], out["image"].float().cpu())
+        composite = torch.where(batch["mask"] > 0.5, batch["image"], out["composite"].float().cpu())
         return {"composite": composite, "seg": None}
