@@ -70,7 +70,9 @@ class ContextualInversion:
         device = G.w_avg.device
         y = image.detach().to(device, torch.float32)
         W = importance_weights(mask.to(device), self.window)
-        Wx, Wy = W[..., :, 1:] * W[..., :, :-1], W[..., 1:, :] * W[..., :-1, :]  # both ends in the context
+        K = (mask.to(device) > 0.5).float()
+        # W at the pixel a forward difference starts from, where the pixel it ends at is known too
+        Wx, Wy = W[..., :, :-1] * K[..., :, 1:], W[..., :-1, :] * K[..., 1:, :]
         gy_x, gy_y = _grad_xy(y)
         B = y.shape[0]
         gen = torch.Generator().manual_seed(self.seed)
