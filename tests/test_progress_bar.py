@@ -18,20 +18,21 @@ class _Linear(pl.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
-def _fit(bar: StepProgressBar, **trainer_kwargs) -> dict:
+def _fit(bar: StepProgressBar, tmp_path, **trainer_kwargs) -> dict:
     data = DataLoader(TensorDataset(torch.randn(40, 2)), batch_size=4)  # 10 batches per epoch
-    trainer = pl.Trainer(callbacks=[bar], logger=False, enable_checkpointing=False, enable_model_summary=False,
+    trainer = pl.Trainer(callbacks=[bar], logger=pl.loggers.CSVLogger(tmp_path), enable_checkpointing=False, enable_model_summary=False,
                          accelerator="cpu", **trainer_kwargs)
     trainer.fit(_Linear(), data)
+    assert "v_num" not in bar.get_metrics(trainer, trainer.lightning_module)
     task = bar.progress.tasks[-1]
     return {"total": task.total, "completed": task.completed, "description": task.description.strip()}
 
 
-def test_step_based_runs_count_steps_across_epochs():
-    got = _fit(StepProgressBar(), max_steps=25)  # 2.5 epochs
+def test_step_based_runs_count_steps_across_epochs(tmp_path):
+    got = _fit(StepProgressBar(), tmp_path, max_steps=25)  # 2.5 epochs
     assert got == {"total": 25, "completed": 25, "description": "Training"}
 
 
-def test_epoch_based_runs_keep_lightnings_epoch_bar():
-    got = _fit(StepProgressBar(), max_epochs=2)
+def test_epoch_based_runs_keep_lightnings_epoch_bar(tmp_path):
+    got = _fit(StepProgressBar(), tmp_path, max_epochs=2)
     assert got["total"] == 10 and got["completed"] == 10 and got["description"].startswith("Epoch 1/1")

@@ -3,6 +3,7 @@
 Lightning's bar counts batches of the current epoch and labels it "Epoch e/max_epochs-1", which reads
 "Epoch 0/-2" and a data-set-sized total when training is bounded by `max_steps` (as all our tasks are).
 With `max_steps > 0` this bar shows "Training" with `global_step / max_steps`, also after a resume.
+The logger's version number (`v_num`, printed as "0.000") is left out of the metrics it shows.
 """
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ class StepProgressBar(RichProgressBar):
         if not self._step_based():
             return super()._get_train_description(current_epoch)
         return f"{'Training':{len(self.validation_description)}}"
+
+    def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_epoch_start(trainer, pl_module)
