@@ -96,6 +96,19 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path):
         assert torch.equal(wa[k], wb[k]), k
 
 
+def test_a_reused_run_folder_continues_instead_of_starting_over(tmp_path):
+    common = ["trainer.log_every_n_steps=1", "+trainer.limit_val_batches=0"]
+    train(compose_cfg(tmp_path, *common, "trainer.max_steps=2"))
+    train(compose_cfg(tmp_path, *common, "trainer.max_steps=4"))  # e.g. a requeued SLURM job: no ckpt_path given
+    assert set(losses_by_step(tmp_path)) == {0, 1, 2, 3}  # steps 2 and 3 only in the second run
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["global_step"] == 4
+    before = last.read_bytes()
+    with pytest.raises(FileExistsError, match=r"last\.ckpt exists.*ckpt_path="):
+        train(compose_cfg(tmp_path, *common, "trainer.max_steps=6", "auto_resume=false"))
+    assert last.read_bytes() == before  # nothing overwritten
+
+
 def test_training_checkpoint_loads_for_inference(tmp_path):
     train(compose_cfg(tmp_path, "trainer.max_steps=2", "+trainer.limit_val_batches=0"))
     inp = Inpainter.from_checkpoint(tmp_path / "checkpoints" / "last.ckpt")

@@ -13,7 +13,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf, read_write
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from pytorch_lightning.callbacks import ProgressBar
 from pytorch_lightning.utilities import rank_zero_only
 
@@ -124,9 +124,28 @@ def _pin_multirun_job_for_ddp_children() -> bool:
     return True
 
 
+def _resume_own_run(cfg: DictConfig) -> None:
+    """Without `ckpt_path`, a run folder that already holds `checkpoints/last.ckpt` (a requeued SLURM job,
+    a re-used `hydra.run.dir`) is continued from it instead of being overwritten; `auto_resume=false`
+    refuses to start there instead."""
+    if cfg.get("ckpt_path"):
+        return
+    dirpath = OmegaConf.select(cfg, "callbacks.checkpoint.dirpath")
+    last = Path(dirpath) / "last.ckpt" if dirpath else None
+    if last is None or not last.is_file():
+        return
+    if not cfg.get("auto_resume", True):
+        raise FileExistsError(f"{last} exists: this run folder already holds a training run. Continue it with "
+                              f"ckpt_path={last} (or auto_resume=true), or train into a new folder.")
+    log.info("continuing the run in this folder from %s (auto_resume)", last)
+    with open_dict(cfg):
+        cfg.ckpt_path = str(last)
+
+
 def train(cfg: DictConfig) -> float | None:
     """Train `cfg.task` on `cfg.data`; returns the value of `cfg.task.optimized_metric` if it was logged."""
     multirun = _pin_multirun_job_for_ddp_children()
+    _resume_own_run(cfg)
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
