@@ -67,7 +67,7 @@ class InpaintingDataModule(pl.LightningDataModule):
     (an error if it does not divide). `num_classes` must equal the source's number of classes (it is
     what model configs read as `${data.num_classes}`). Validation/test masks come from `eval_masks`
     (a factory called with the split's length, e.g. a fixed evaluation set) or, when None, from
-    `eval_mask_generator` seeded per index.
+    `eval_mask_generator` seeded per index. `pin_memory=None` pins batches when CUDA is available.
     """
 
     def __init__(
@@ -89,7 +89,7 @@ class InpaintingDataModule(pl.LightningDataModule):
         val_batch_size: int | None = None,
         seed: int = 0,
         on_error: str = "raise",
-        pin_memory: bool = False,
+        pin_memory: bool | None = None,
         cache_edges: bool = False,
     ) -> None:
         super().__init__()
@@ -175,7 +175,7 @@ class InpaintingDataModule(pl.LightningDataModule):
             sampler = SequentialSampler(ds)
         return DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=self.num_workers, drop_last=train,
                           persistent_workers=self.num_workers > 0, worker_init_fn=seed_worker,
-                          pin_memory=self.pin_memory)
+                          pin_memory=torch.cuda.is_available() if self.pin_memory is None else self.pin_memory)
 
     def _global_step(self) -> int:
         trainer = getattr(self, "trainer", None)
