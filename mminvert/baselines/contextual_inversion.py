@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..nn import StyleGAN2Generator
+from .inputs import check_image_and_mask
 from .poisson import poisson_blend
 
 __all__ = ["ContextualInversion", "importance_weights"]
@@ -62,11 +63,7 @@ class ContextualInversion:
 
     def invert(self, image: Tensor, mask: Tensor) -> dict[str, Any]:
         G = self.generator
-        R = G.resolution
-        if image.ndim != 4 or image.shape[1:] != (3, R, R):
-            raise ValueError(f"image must be (B, 3, {R}, {R}), got {tuple(image.shape)}")
-        if mask.ndim != 4 or mask.shape[1:] != (1, R, R) or mask.shape[0] != image.shape[0]:
-            raise ValueError(f"mask must be ({image.shape[0]}, 1, {R}, {R}), got {tuple(mask.shape)}")
+        check_image_and_mask(G, image, mask)
         device = G.w_avg.device
         y = image.detach().to(device, torch.float32)
         W = importance_weights(mask.to(device), self.window)
@@ -96,7 +93,7 @@ class ContextualInversion:
         with torch.no_grad():
             out = G(z, noise_mode="const").to(image.dtype).to(image.device)
         keep = (mask > 0.5).to(image.device)
+        # both keep the known pixels bit-exact
         composite = poisson_blend(out, image, keep.to(image.dtype)) if self.blend else torch.where(keep, image, out)
-        composite = torch.where(keep, image, composite)  # bit-exact known pixels in either case
         result = {k: torch.stack(v).cpu() if v else torch.zeros(0) for k, v in hist.items()}
         return {"image": out, "composite": composite, "z": z.to(image.device), **result}

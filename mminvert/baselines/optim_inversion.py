@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..nn import StyleGAN2Generator
+from .inputs import check_image_and_mask
 
 __all__ = ["OptimInversion"]
 
@@ -98,11 +99,7 @@ class OptimInversion:
 
     def invert(self, image: Tensor, mask: Tensor) -> dict[str, Any]:
         G = self.generator
-        R = G.resolution
-        if image.ndim != 4 or image.shape[1:] != (3, R, R):
-            raise ValueError(f"image must be (B, 3, {R}, {R}), got {tuple(image.shape)}")
-        if mask.ndim != 4 or mask.shape[1:] != (1, R, R) or mask.shape[0] != image.shape[0]:
-            raise ValueError(f"mask must be ({image.shape[0]}, 1, {R}, {R}), got {tuple(mask.shape)}")
+        check_image_and_mask(G, image, mask)
         device = G.w_avg.device
         y = image.detach().to(device, torch.float32)
         M = (mask.detach().to(device) > 0.5).to(torch.float32)
