@@ -3,7 +3,7 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
-from mminvert.evaluation import resolve_checkpoint
+from mminvert.io import resolve_checkpoint
 from mminvert.inference import Inpainter
 from mminvert.inference.cli import inpaint_paths
 

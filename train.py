@@ -1,4 +1,5 @@
-"""Train a task (StyleGAN2 pre-training by default): `python train.py task=stylegan2 data=scenes model=...`."""
+"""Train a task: inpainting by default (`python train.py [model=...] [data=...]`), StyleGAN2 pre-training with
+`python train.py task=stylegan2 [gan=...]`."""
 import hydra
 from omegaconf import DictConfig
 

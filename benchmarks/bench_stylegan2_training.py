@@ -7,8 +7,8 @@ nothing is computed), phase by phase (D main, R1, G main, path length; forward +
 the double backward of the regularisers); bytes saved for backward are summed with saved-tensor hooks
 in the same pass (an upper bound on activation memory: views of one buffer are counted twice).
 
-    python benchmarks/bench_stylegan2_training.py --time stylegan2_tiny:32:4 scenes_narrow32:32:16 stylegan2_scenes64:64:16
-    python benchmarks/bench_stylegan2_training.py --flops stylegan2_scenes64 stylegan2_256_configf --batch 4
+    python benchmarks/bench_stylegan2_training.py --time tiny:32:4 scenes_narrow32:32:16 scenes64:64:16
+    python benchmarks/bench_stylegan2_training.py --flops scenes64 256_configf --batch 4
 """
 from __future__ import annotations
 
@@ -25,18 +25,19 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from mminvert.training.run import build_module
-from mminvert.training.stylegan2 import _frozen
+from mminvert.stylegan2.module import _frozen
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def compose_model(preset: str, overrides: list[str]) -> "DictConfig":  # noqa: F821
+    """The StyleGAN2 task with the `gan` preset (conf/gan/<preset>.yaml)."""
     # "scenes_narrow32": the issue's reference network (64 wide, 2-layer mapping, w_dim 128) at 32 px.
-    extra = ["model.generator.resolution=32"] if preset == "scenes_narrow32" else []
-    model = "stylegan2_scenes64" if preset == "scenes_narrow32" else preset
+    extra = ["gan.generator.resolution=32"] if preset == "scenes_narrow32" else []
+    gan = "scenes64" if preset == "scenes_narrow32" else preset
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("config", overrides=[f"model={model}", "~data", "~mask", "paths.output_dir=/tmp", *extra, *overrides],
-                       return_hydra_config=False)
+        return compose("config", overrides=["task=stylegan2", f"gan={gan}", "~data", "paths.output_dir=/tmp", *extra,
+                                            *overrides], return_hydra_config=False)
 
 
 class FlopCount(TorchDispatchMode):

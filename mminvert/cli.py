@@ -1,45 +1,93 @@
-"""`mminvert` command: `mminvert export ckpt=RUN_OR_CKPT out=model.pt [overwrite=true]` writes an inference
-bundle that `mminvert.Inpainter.from_checkpoint` loads without Lightning or Hydra."""
+"""The `mminvert` command. Sub-commands take `key=value` arguments like the Hydra entry points:
+
+    mminvert export ckpt=RUN_OR_CKPT out=model.pt [overwrite=true]
+
+`export` writes an inference bundle that `mminvert.Inpainter.from_checkpoint` loads without Lightning or Hydra.
+"""
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Callable, Sequence
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
 
-USAGE = "usage: mminvert export ckpt=<run folder | .ckpt | bundle> out=<file.pt> [overwrite=true]"
-
-
-def _kv(args: list[str]) -> dict[str, str]:
-    out = {}
-    for a in args:
-        if "=" not in a:
-            raise SystemExit(f"{USAGE}\nnot a key=value argument: {a!r}")
-        k, v = a.split("=", 1)
-        out[k] = v
-    return out
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] != "export":
-        print(USAGE, file=sys.stderr)
-        return 2
-    kv = _kv(args[1:])
-    unknown = set(kv) - {"ckpt", "out", "overwrite"}
-    if unknown or not {"ckpt", "out"} <= set(kv):
-        print(f"{USAGE}\nunknown or missing keys: {sorted(unknown) or sorted({'ckpt', 'out'} - set(kv))}", file=sys.stderr)
-        return 2
-    from .evaluation import resolve_checkpoint
+def _flag(value: str) -> bool:
+    v = value.lower()
+    if v not in _TRUE + _FALSE:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+    return v in _TRUE
+
+
+def _key_values(spec: dict[str, tuple[Callable[[str], object], object]]) -> Callable[[str], tuple[str, object]]:
+    """An argparse type for `key=value` with the keys of `spec` ({key: (converter, default)})."""
+
+    def parse(arg: str) -> tuple[str, object]:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"not a key=value argument: {arg!r}")
+        if key not in spec:
+            raise argparse.ArgumentTypeError(f"unknown key {key!r} (known: {', '.join(spec)})")
+        return key, spec[key][0](value)
+
+    return parse
+
+
+_REQUIRED = object()
+EXPORT = {"ckpt": (str, _REQUIRED), "out": (str, _REQUIRED), "overwrite": (_flag, False)}
+
+
+def _add(sub: argparse._SubParsersAction, name: str, spec: dict, help: str) -> None:
+    usage = " ".join(f"{k}=..." if d is _REQUIRED else f"[{k}={d}]" for k, (_, d) in spec.items())
+    p = sub.add_parser(name, help=help, usage=f"mminvert {name} {usage}")
+    p.add_argument("args", nargs="*", type=_key_values(spec), metavar="key=value")
+    p.set_defaults(spec=spec)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mminvert", description="mminvert command-line tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add(sub, "export", EXPORT, "write an inference bundle from a run folder or checkpoint")
+    return parser
+
+
+def _options(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> dict[str, object]:
+    opts = {k: d for k, (_, d) in ns.spec.items()}
+    opts.update(dict(ns.args))
+    missing = [k for k, v in opts.items() if v is _REQUIRED]
+    if missing:
+        parser.error(f"{ns.command}: missing {', '.join(f'{k}=...' for k in missing)}")
+    return opts
+
+
+def _export(opts: dict[str, object]) -> int:
     from .inference import Inpainter
+    from .io import resolve_checkpoint
 
     try:
-        inp = Inpainter.from_checkpoint(resolve_checkpoint(kv["ckpt"]))
-        path = inp.export(kv["out"], overwrite=kv.get("overwrite", "false").lower() in ("1", "true", "yes"))
+        inp = Inpainter.from_checkpoint(resolve_checkpoint(str(opts["ckpt"])))
+        path = inp.export(str(opts["out"]), overwrite=bool(opts["overwrite"]))
     except (OSError, ValueError) as e:  # missing/wrong files, existing output, CheckpointError
         print(f"mminvert export: {e}", file=sys.stderr)
         return 1
     print(f"wrote {path}")
     return 0
+
+
+COMMANDS: dict[str, Callable[[dict[str, object]], int]] = {"export": _export}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        ns = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        opts = _options(parser, ns)
+    except SystemExit as e:  # argparse exits 2 on bad usage, 0 on --help
+        return int(e.code or 0)
+    return COMMANDS[ns.command](opts)
 
 
 if __name__ == "__main__":

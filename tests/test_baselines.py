@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mminvert.baselines import AttributeGuidance, OptimInversion, TextGuidance
-from mminvert.nn import StyleGAN2Generator
+from mminvert.stylegan2 import StyleGAN2Generator
 
 
 def _generator() -> StyleGAN2Generator:

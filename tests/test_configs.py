@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 PRIMARY = ("config", "evaluate")
-TOP_GROUPS = ("paths", "data", "mask", "model", "task", "trainer", "logger", "callbacks", "hydra", "experiment", "debug")
+TOP_GROUPS = ("paths", "data", "mask", "model", "gan", "task", "trainer", "logger", "callbacks", "hydra", "experiment", "debug")
 
 
 def _group_files() -> list[tuple[str, str]]:

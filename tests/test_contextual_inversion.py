@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from mminvert.baselines import ContextualInversion, importance_weights, poisson_blend
-from mminvert.nn import StyleGAN2Discriminator, StyleGAN2Generator
+from mminvert.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 
 
 def _networks() -> tuple[StyleGAN2Generator, StyleGAN2Discriminator]:

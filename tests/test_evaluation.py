@@ -13,11 +13,12 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 
 from mminvert.cli import main as mminvert_cli
-from mminvert.evaluation import evaluate, resolve_checkpoint
+from mminvert.evaluation import evaluate
+from mminvert.io import resolve_checkpoint
 from mminvert.inference import Inpainter
 from mminvert.inference.cli import inpaint_paths
 from mminvert.io import save_stylegan2
-from mminvert.nn import StyleGAN2Discriminator
+from mminvert.stylegan2 import StyleGAN2Discriminator
 from mminvert.training import train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"

@@ -96,6 +96,6 @@ def test_bundle_reproduces_outputs_exactly(inpainter, tmp_path):
     torch.testing.assert_close(again.model.sml.online, inpainter.model.sml.online, rtol=0, atol=0)
 
 
-def test_wrong_checkpoint_kind(tmp_path, fixtures_dir):
+def test_wrong_checkpoint_kind(tmp_path, sg2):
     with pytest.raises(CheckpointError, match="not an mminvert inpainting checkpoint"):
-        load_bundle(fixtures_dir / "rosinality_stylegan2_64px.pt")
+        load_bundle(sg2.rosinality)

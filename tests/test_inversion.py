@@ -5,7 +5,7 @@ import torch
 from mminvert.encoder import MultiModalGuidedEncoder
 from mminvert.inversion import (MapToVectors, MMInvertFill, PreModulation, SkipInjection, SoftMeanLatent,
                                 instance_norm_codes, style_groups)
-from mminvert.nn import StyleGAN2Generator
+from mminvert.stylegan2 import StyleGAN2Generator
 
 
 def test_style_groups_follow_psp_split():

@@ -8,24 +8,24 @@ TOL = dict(atol=1e-4, rtol=1e-4)
 
 
 @pytest.fixture(scope="module")
-def rosinality(fixtures_dir):
-    ref = torch.load(fixtures_dir / "rosinality_stylegan2_64px_reference.pt", weights_only=True)
-    path = fixtures_dir / "rosinality_stylegan2_64px.pt"
-    return mminvert.load_generator(path), mminvert.load_discriminator(path), ref
+def rosinality(sg2_sets):
+    ref = torch.load(sg2_sets.rosinality_ref, weights_only=True)
+    return mminvert.load_generator(sg2_sets.rosinality), mminvert.load_discriminator(sg2_sets.rosinality), ref
 
 
 @pytest.fixture(scope="module")
-def nvlabs(fixtures_dir):
-    ref = torch.load(fixtures_dir / "nvlabs_stylegan2ada_64px_reference.pt", weights_only=True)
-    return mminvert.load_generator(fixtures_dir / "nvlabs_stylegan2ada_64px_state_dict.pt"), ref
+def nvlabs(sg2_sets):
+    ref = torch.load(sg2_sets.nvlabs_ref, weights_only=True)
+    return mminvert.load_generator(sg2_sets.nvlabs), ref
 
 
 @torch.no_grad()
-def test_rosinality_architecture_inferred(rosinality):
+def test_rosinality_architecture_inferred(rosinality, sg2_sets):
     G, D, _ = rosinality
-    assert (G.resolution, G.z_dim, G.w_dim, G.num_ws) == (64, 512, 512, 10)
-    assert G.channels == {4: 64, 8: 64, 16: 64, 32: 64, 64: 64}
-    assert len(G.mapping.fcs) == 8
+    z = sg2_sets.z_dim
+    assert (G.resolution, G.z_dim, G.w_dim, G.num_ws) == (64, z, z, 10)
+    assert G.channels == sg2_sets.rosinality_channels
+    assert len(G.mapping.fcs) == sg2_sets.mapping_layers
     assert not G.training and not D.training
 
 
@@ -57,9 +57,9 @@ def test_rosinality_discriminator(rosinality):
 
 
 @torch.no_grad()
-def test_nvlabs_all_references(nvlabs):
+def test_nvlabs_all_references(nvlabs, sg2_sets):
     G, ref = nvlabs
-    assert (G.resolution, G.num_ws) == (64, 10) and G.channels[64] == 32
+    assert (G.resolution, G.num_ws) == (64, 10) and G.channels == sg2_sets.nvlabs_channels
     torch.testing.assert_close(G.mapping(ref["z"]), ref["ws"][:, 0], **TOL)
     torch.testing.assert_close(G.synthesis(ref["ws"], noise_mode="const"), ref["img"], **TOL)
     torch.testing.assert_close(G(ref["z"]), ref["img"], **TOL)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mminvert.nn import StyleGAN2Discriminator, default_channels
+from mminvert.stylegan2 import StyleGAN2Discriminator, default_channels
 
 
 def test_shapes_and_attributes(tiny_generator):

@@ -1,4 +1,5 @@
 """Checkpoint formats: round trips, NVlabs pickles without code execution, and clear errors."""
+import re
 import os
 import pickle
 import zipfile
@@ -8,7 +9,7 @@ import torch
 
 import mminvert
 from mminvert.io import CheckpointError, export_rosinality, load_discriminator, load_generator, save_stylegan2
-from mminvert.nn import StyleGAN2Discriminator
+from mminvert.stylegan2 import StyleGAN2Discriminator
 from tests.nvlabs_pickle import write_nvlabs_pickle
 
 
@@ -43,9 +44,9 @@ def test_rosinality_export_round_trip(tiny_generator, tmp_path):
 
 
 @torch.no_grad()
-def test_fixture_rosinality_export_reload(fixtures_dir, tmp_path):
-    G = load_generator(fixtures_dir / "rosinality_stylegan2_64px.pt")
-    src = torch.load(fixtures_dir / "rosinality_stylegan2_64px.pt", weights_only=True)["g_ema"]
+def test_fixture_rosinality_export_reload(sg2, tmp_path):
+    G = load_generator(sg2.rosinality)
+    src = torch.load(sg2.rosinality, weights_only=True)["g_ema"]
     out = torch.load(export_rosinality(tmp_path / "x.pt", G), weights_only=True)["g_ema"]
     assert set(out) == set(src)  # same keys as the original implementation writes, buffers included
     for k in src:
@@ -53,22 +54,22 @@ def test_fixture_rosinality_export_reload(fixtures_dir, tmp_path):
 
 
 @torch.no_grad()
-def test_bare_state_dicts(fixtures_dir, tmp_path):
-    ros = torch.load(fixtures_dir / "rosinality_stylegan2_64px.pt", weights_only=True)
+def test_bare_state_dicts(sg2, tmp_path):
+    ros = torch.load(sg2.rosinality, weights_only=True)
     torch.save(ros["g_ema"], tmp_path / "bare_ros.pt")
-    nv = torch.load(fixtures_dir / "nvlabs_stylegan2ada_64px_state_dict.pt", weights_only=True)
+    nv = torch.load(sg2.nvlabs, weights_only=True)
     torch.save(nv["G_ema"], tmp_path / "bare_nv.pt")
     G_ros = load_generator(tmp_path / "bare_ros.pt", compute_w_avg=2000)  # no latent_avg: computed
     assert G_ros.w_avg.abs().sum() > 0
     torch.testing.assert_close(G_ros.w_avg, ros["latent_avg"], atol=0.05, rtol=0.05)
     _same_outputs(load_generator(tmp_path / "bare_nv.pt"),
-                  load_generator(fixtures_dir / "nvlabs_stylegan2ada_64px_state_dict.pt"))
+                  load_generator(sg2.nvlabs))
 
 
 @torch.no_grad()
-def test_nvlabs_pickle_loads_without_running_its_code(fixtures_dir, tmp_path):
-    nv = torch.load(fixtures_dir / "nvlabs_stylegan2ada_64px_state_dict.pt", weights_only=True)
-    ref = torch.load(fixtures_dir / "nvlabs_stylegan2ada_64px_reference.pt", weights_only=True)
+def test_nvlabs_pickle_loads_without_running_its_code(sg2, tmp_path):
+    nv = torch.load(sg2.nvlabs, weights_only=True)
+    ref = torch.load(sg2.nvlabs_ref, weights_only=True)
     marker = tmp_path / "executed.txt"
     D = StyleGAN2Discriminator(64, channels={4: 64, 8: 64, 16: 64, 32: 64, 64: 32})
     d_sd = _ours_to_nvlabs_discriminator(D.state_dict())
@@ -127,12 +128,12 @@ def test_eval_global_is_refused(tmp_path):
         load_generator(path)
 
 
-def test_garbage_truncated_empty_and_missing_files(fixtures_dir, tmp_path):
+def test_garbage_truncated_empty_and_missing_files(sg2, tmp_path):
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(os.urandom(1000).replace(b"\x80", b"\x00").replace(b"PK", b"pk"))
     with pytest.raises(CheckpointError, match="garbage.pt.*unknown format"):
         load_generator(garbage)
-    src = (fixtures_dir / "rosinality_stylegan2_64px.pt").read_bytes()
+    src = sg2.rosinality.read_bytes()
     trunc = tmp_path / "truncated.pt"
     trunc.write_bytes(src[: len(src) // 2])
     with pytest.raises(CheckpointError, match="truncated.pt.*(truncated|corrupt|cannot be read)"):
@@ -147,8 +148,8 @@ def test_garbage_truncated_empty_and_missing_files(fixtures_dir, tmp_path):
         load_generator(tmp_path)
 
 
-def test_truncated_pickle(tmp_path, fixtures_dir):
-    nv = torch.load(fixtures_dir / "nvlabs_stylegan2ada_64px_state_dict.pt", weights_only=True)
+def test_truncated_pickle(tmp_path, sg2):
+    nv = torch.load(sg2.nvlabs, weights_only=True)
     write_nvlabs_pickle(tmp_path / "net.pkl", nv["G_ema"], nv["kwargs"], str(tmp_path / "m"))
     data = (tmp_path / "net.pkl").read_bytes()
     (tmp_path / "cut.pkl").write_bytes(data[: len(data) // 3])
@@ -156,8 +157,8 @@ def test_truncated_pickle(tmp_path, fixtures_dir):
         load_generator(tmp_path / "cut.pkl")
 
 
-def test_missing_keys_and_unknown_dicts(fixtures_dir, tmp_path):
-    ros = torch.load(fixtures_dir / "rosinality_stylegan2_64px.pt", weights_only=True)
+def test_missing_keys_and_unknown_dicts(sg2, tmp_path):
+    ros = torch.load(sg2.rosinality, weights_only=True)
     del ros["g_ema"]["convs.3.conv.weight"]
     torch.save(ros, tmp_path / "missing.pt")
     with pytest.raises(CheckpointError, match="missing.pt.*missing key 'convs.3.conv.weight'"):
@@ -170,16 +171,16 @@ def test_missing_keys_and_unknown_dicts(fixtures_dir, tmp_path):
         load_discriminator(tmp_path / "nod.pt")
 
 
-def test_expectation_mismatch_names_file_and_field(fixtures_dir):
-    path = fixtures_dir / "rosinality_stylegan2_64px.pt"
-    with pytest.raises(CheckpointError, match=r"rosinality_stylegan2_64px.pt: checkpoint has img_channels=3, but img_channels=4"):
+def test_expectation_mismatch_names_file_and_field(sg2):
+    path = sg2.rosinality
+    with pytest.raises(CheckpointError, match=re.escape(f"{path.name}: checkpoint has img_channels=3, but img_channels=4")):
         load_generator(path, img_channels=4)
     with pytest.raises(CheckpointError, match="resolution=64, but resolution=256"):
         load_generator(path, resolution=256)
 
 
-def test_wrong_shape_tensor(fixtures_dir, tmp_path):
-    ros = torch.load(fixtures_dir / "rosinality_stylegan2_64px.pt", weights_only=True)
+def test_wrong_shape_tensor(sg2, tmp_path):
+    ros = torch.load(sg2.rosinality, weights_only=True)
     ros["g_ema"]["conv1.activate.bias"] = torch.zeros(7)
     torch.save(ros, tmp_path / "shape.pt")
     with pytest.raises(CheckpointError, match="shape.pt.*synthesis.blocks.0.conv1.bias.*shape \\(7,\\)"):

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from mminvert.nn.modconv import modulated_conv2d
-from mminvert.nn.ops import blur, downsample2d, fir_kernel, upsample2d
-from mminvert.nn.reference_ops import modulated_conv2d_ref, upfirdn2d_ref
+from mminvert.stylegan2.modconv import modulated_conv2d
+from mminvert.stylegan2.ops import blur, downsample2d, fir_kernel, upsample2d
+from mminvert.stylegan2.reference_ops import modulated_conv2d_ref, upfirdn2d_ref
 
 
 def test_upsample2d_matches_upfirdn():

@@ -20,9 +20,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from mminvert import load_discriminator, load_generator
-from mminvert.training import (DiffAugment, StyleGAN2Module, build_lazy_optimizer, d_logistic_loss, ema_beta,
+from mminvert.stylegan2 import (DiffAugment, StyleGAN2Module, build_lazy_optimizer, d_logistic_loss, ema_beta,
                                ema_update, g_nonsaturating_loss, lazy_reg_ratio, mix_styles, path_lengths,
-                               r1_penalty, train)
+                               r1_penalty)
+from mminvert.training import train
 from mminvert.training.callbacks import to_uint8_grid
 from mminvert.training.run import build_module
 
@@ -123,7 +124,7 @@ def test_lazy_regularisation_corrects_lr_and_betas():
 
 
 def test_module_optimisers_use_the_lazy_correction(tiny_generator):
-    from mminvert.nn import StyleGAN2Discriminator
+    from mminvert.stylegan2 import StyleGAN2Discriminator
 
     d = StyleGAN2Discriminator(32, channels=tiny_generator.channels)
     adam = partial(torch.optim.Adam, lr=0.0025, betas=(0.0, 0.99))
@@ -171,7 +172,7 @@ def test_sample_grid_is_uint8():
 
 
 def test_discriminator_training_separates_reals_from_fakes(tiny_generator):
-    from mminvert.nn import StyleGAN2Discriminator
+    from mminvert.stylegan2 import StyleGAN2Discriminator
 
     torch.manual_seed(0)
     adam = partial(torch.optim.Adam, lr=0.002, betas=(0.0, 0.99))
@@ -195,7 +196,7 @@ def test_discriminator_training_separates_reals_from_fakes(tiny_generator):
 def test_channels_last_training_computes_the_same_losses(tiny_generator):
     import copy
 
-    from mminvert.nn import StyleGAN2Discriminator
+    from mminvert.stylegan2 import StyleGAN2Discriminator
 
     adam = partial(torch.optim.Adam, lr=0.0025, betas=(0.0, 0.99))
     d = StyleGAN2Discriminator(32, channels=tiny_generator.channels)
@@ -211,7 +212,7 @@ def test_channels_last_training_computes_the_same_losses(tiny_generator):
 
 
 def test_module_rejects_images_of_another_resolution(tiny_generator):
-    from mminvert.nn import StyleGAN2Discriminator
+    from mminvert.stylegan2 import StyleGAN2Discriminator
 
     adam = partial(torch.optim.Adam, lr=0.0025, betas=(0.0, 0.99))
     m = StyleGAN2Module(tiny_generator, StyleGAN2Discriminator(32, channels=tiny_generator.channels), adam, adam)
@@ -221,7 +222,7 @@ def test_module_rejects_images_of_another_resolution(tiny_generator):
 
 # ------------------------------------------------------------------------------- end to end (CPU)
 def test_train_tiny_on_scenes_exports_a_loadable_generator(tmp_path, caplog):
-    cfg = compose_cfg(tmp_path, "task=stylegan2", "data=scenes", "model=stylegan2_tiny", "trainer.max_steps=20",
+    cfg = compose_cfg(tmp_path, "task=stylegan2", "data=scenes", "gan=tiny", "trainer.max_steps=20",
                       "data.batch_size=4", "callbacks.samples.every_n_steps=10", "callbacks.checkpoint.every_n_steps=10",
                       "callbacks.fid.metric_kwargs.weights_path=/nonexistent/inception.pt", "callbacks.export.rosinality=true")
     with caplog.at_level(logging.INFO):
@@ -248,11 +249,11 @@ def test_train_tiny_on_scenes_exports_a_loadable_generator(tmp_path, caplog):
 
 
 def _run(out: Path, steps: int, ckpt: Path | None = None) -> dict:
-    cfg = compose_cfg(out, "model=stylegan2_tiny", f"trainer.max_steps={steps}", "~data", "~mask",
+    cfg = compose_cfg(out, "gan=tiny", f"trainer.max_steps={steps}", "~data",
                       f"+data._target_={__name__}.ConstantImages", "+data.batch_size=4",
                       # every regulariser every other step, so the resumed half exercises them all
                       "task.module.pl_weight=2", "task.module.d_reg_interval=2", "task.module.g_reg_interval=2",
-                      "task.module.augment={_target_:mminvert.training.DiffAugment}",
+                      "task.module.augment={_target_:mminvert.stylegan2.DiffAugment}",
                       "callbacks.samples.every_n_steps=0", "callbacks.fid=null",
                       *([f"ckpt_path={ckpt}"] if ckpt else []))
     train(cfg)
@@ -276,14 +277,14 @@ def test_resume_matches_an_uninterrupted_run_exactly(tmp_path):
     assert torch.equal(full["stylegan2_rng"]["streams"][0]["cpu"], resumed["stylegan2_rng"]["streams"][0]["cpu"])
 
 
-@pytest.mark.parametrize("preset", ["stylegan2_tiny", "stylegan2_scenes64", "stylegan2_256_configf"])
-def test_model_presets_build_and_match_the_data_resolution(tmp_path, preset):
-    cfg = compose_cfg(tmp_path, f"model={preset}")
+@pytest.mark.parametrize("preset", ["tiny", "scenes64", "256_configf"])
+def test_gan_presets_build_and_match_the_data_resolution(tmp_path, preset):
+    cfg = compose_cfg(tmp_path, f"gan={preset}")
     with torch.device("meta"):  # shapes only: paper-scale presets cost nothing to build
         module = build_module(cfg)
     g, d = module.generator, module.discriminator
     assert g.resolution == d.resolution == cfg.data.resolution
-    if preset == "stylegan2_256_configf":
+    if preset == "256_configf":
         assert g.channels == {4: 512, 8: 512, 16: 512, 32: 512, 64: 512, 128: 256, 256: 128}
         assert g.config["mapping_layers"] == 8 and g.w_dim == 512
 
@@ -291,13 +292,13 @@ def test_model_presets_build_and_match_the_data_resolution(tmp_path, preset):
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF / "experiment").glob("stylegan2_*.yaml")))
 def test_stylegan2_experiments_compose(tmp_path, experiment):
     cfg = compose_cfg(tmp_path, f"experiment={experiment}")
-    assert cfg.task.name == "stylegan2" and cfg.data.resolution == cfg.model.generator.resolution
+    assert cfg.task.name == "stylegan2" and cfg.data.resolution == cfg.gan.generator.resolution
 
 
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes(tmp_path):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, str(REPO / "train.py"), "task=stylegan2", "data=scenes", "model=stylegan2_tiny",
+    cmd = [sys.executable, str(REPO / "train.py"), "task=stylegan2", "data=scenes", "gan=tiny",
            "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_steps=4", "data.batch_size=8",
            "logger=csv", f"hydra.run.dir={out}", "callbacks.samples.every_n_steps=0"]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)

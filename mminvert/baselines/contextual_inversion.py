@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..nn import StyleGAN2Generator
+from ..stylegan2 import StyleGAN2Generator
 from .inputs import check_image_and_mask
 from .poisson import poisson_blend
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ..nn import StyleGAN2Generator
+from ..stylegan2 import StyleGAN2Generator
 
 __all__ = ["check_image_and_mask"]
 

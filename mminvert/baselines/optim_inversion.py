@@ -13,7 +13,7 @@ from typing import Any, Union
 import torch
 from torch import Tensor, nn
 
-from ..nn import StyleGAN2Generator
+from ..stylegan2 import StyleGAN2Generator
 from .inputs import check_image_and_mask
 
 __all__ = ["OptimInversion"]

@@ -21,28 +21,15 @@ from torch.utils.data import DataLoader
 
 from ..data import EvalMaskSet, InpaintingDataset
 from ..inference.bundle import load_bundle
-from ..io import load_discriminator
+from ..io import load_discriminator, resolve_checkpoint
 from ..metrics import InpaintingMetrics
 from ..baselines import ContextualInversion, OptimInversion
 from .methods import GeneratorBaseline, ModelMethod, TeleaMethod
 from .report import write_results
 
-__all__ = ["evaluate", "resolve_checkpoint"]
+__all__ = ["evaluate"]
 
 log = logging.getLogger(__name__)
-
-
-def resolve_checkpoint(ckpt: str | Path) -> Path:
-    """A file, or a run folder (its checkpoints/last.ckpt)."""
-    p = Path(ckpt)
-    if p.is_dir():
-        last = p / "checkpoints" / "last.ckpt"
-        if not last.is_file():
-            raise FileNotFoundError(f"{p} is a folder without checkpoints/last.ckpt")
-        return last
-    if not p.is_file():
-        raise FileNotFoundError(f"checkpoint {p} does not exist")
-    return p
 
 
 class _Head:

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..encoder import MultiModalGuidedEncoder
-from ..nn import StyleGAN2Generator
+from ..stylegan2 import StyleGAN2Generator
 from ..utils import to_plain
 from .map2style import MapToVectors, style_groups
 from .premod import PreModulation

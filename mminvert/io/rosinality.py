@@ -11,7 +11,7 @@ import re
 
 from torch import Tensor
 
-from ..nn.ops import fir_kernel
+from ..stylegan2.ops import fir_kernel
 
 __all__ = ["is_rosinality_generator", "rosinality_generator_config", "rosinality_to_generator",
            "generator_to_rosinality", "rosinality_discriminator_config", "rosinality_to_discriminator",

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from ..nn import StyleGAN2Discriminator, StyleGAN2Generator
+from ..stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from . import nvlabs, rosinality
 from .errors import CheckpointError
 from .safe_pickle import PersistentStub, UnsafePickleError, flatten_stub_tensors, safe_load_pickle

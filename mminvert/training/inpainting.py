@@ -23,7 +23,7 @@ from torch.optim import Optimizer
 from ..inversion import MMInvertFill
 from ..losses import InpaintingLoss
 from ..metrics import InpaintingMetrics
-from .rng import capture_global_rng, restore_global_rng
+from ..utils.rng import capture_global_rng, restore_global_rng
 
 __all__ = ["InpaintingModule"]
 

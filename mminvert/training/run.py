@@ -35,13 +35,9 @@ def _nodes(cfg: DictConfig | None) -> list[DictConfig]:
 
 
 def build_module(cfg: DictConfig) -> pl.LightningModule:
-    """`cfg.task.module` built with the model: `model=` the built network when `cfg.model` has a `_target_`
-    (inpainting), else every `_target_` node of `cfg.model` as a keyword (generator=..., discriminator=...)."""
-    if "_target_" in cfg.model:
-        parts = {"model": instantiate(cfg.model)}
-    else:
-        parts = {k: instantiate(v) for k, v in cfg.model.items() if isinstance(v, DictConfig) and "_target_" in v}
-    return instantiate(cfg.task.module, **parts)
+    """`cfg.task.module`: the task's LightningModule with the parts its config names (`model: ${model}` for
+    inpainting, `generator`/`discriminator: ${gan.*}` for StyleGAN2 pre-training)."""
+    return instantiate(cfg.task.module)
 
 
 def init_weights(module: pl.LightningModule, path: str) -> None:

@@ -26,11 +26,12 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from ..nn import StyleGAN2Discriminator, StyleGAN2Generator
+from ..utils.rng import RNGStream, capture_global_rng, restore_global_rng
+from .discriminator import StyleGAN2Discriminator
 from .ema import ema_beta, ema_update
 from .losses import d_logistic_loss, g_nonsaturating_loss, path_lengths, r1_penalty
-from .optim import build_lazy_optimizer
-from .rng import RNGStream, capture_global_rng, restore_global_rng
+from .generator import StyleGAN2Generator
+from .lazy_reg import build_lazy_optimizer
 from .style_mixing import mix_styles
 
 __all__ = ["StyleGAN2Module"]
