@@ -122,7 +122,7 @@ class _TinyClassifier(nn.Module):
 
 def test_attribute_relaxations_match_their_formulas() -> None:
     bce = torch.tensor([0.0, 0.03, 0.05, 0.2, 2.0])
-    hinge = AttributeGuidance(_TinyClassifier(), [1, 0], epsilon=0.05)
+    hinge = AttributeGuidance(_TinyClassifier(), [1, 0], epsilon=0.05, relaxation="hinge")
     torch.testing.assert_close(hinge.relax(bce), torch.tensor([0.05, 0.05, 0.05, 0.2, 2.0]))
     lse = AttributeGuidance(_TinyClassifier(), [1, 0], epsilon=0.05, relaxation="logsumexp", temperature=0.1)
     want = 0.1 * torch.log(torch.exp(bce / 0.1) + torch.exp(torch.tensor(0.05) / 0.1))
@@ -130,7 +130,7 @@ def test_attribute_relaxations_match_their_formulas() -> None:
     assert (lse.relax(bce) >= hinge.relax(bce)).all()
     # per-sample value: mean over constrained attributes only (NaN = free), times the weight
     clf = _TinyClassifier(3)
-    g = AttributeGuidance(clf, [1, float("nan"), 0], weight=2.0, epsilon=0.0)
+    g = AttributeGuidance(clf, [1, float("nan"), 0], weight=2.0, epsilon=0.0, relaxation="hinge")
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     logits = clf(g.prepare(x))
     bce = F.binary_cross_entropy_with_logits(logits, torch.tensor([1.0, 0.0, 0.0]).expand(2, 3), reduction="none")
@@ -145,7 +145,7 @@ def test_attribute_guidance_steers_the_fill() -> None:
     G = _generator()
     target, mask = _problem(G, B=1)
     clf = _TinyClassifier()
-    guide = AttributeGuidance(clf, [1, 0], weight=5.0, epsilon=0.0)
+    guide = AttributeGuidance(clf, [1, 0], weight=5.0, epsilon=0.0, relaxation="hinge")
     plain = OptimInversion(G, steps=25, lr=0.05)(target, mask)
     steered = OptimInversion(G, steps=25, lr=0.05, guidance=[guide])(target, mask)
     with torch.no_grad():

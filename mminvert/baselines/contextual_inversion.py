@@ -1,7 +1,11 @@
 """Semantic inpainting by latent optimisation with a contextual loss and a GAN prior (Yeh et al. 2017,
-as used with a WGAN-GP by Vitoria et al.), on a frozen StyleGAN2:
+as used with a WGAN-GP by Vitoria et al. 2019), on a frozen generator:
 
-    z* = argmin_z  ‖W ⊙ (G(z) − y)‖₁  +  β ‖W ⊙ (∇G(z) − ∇y)‖₁  +  α · (−D(G(z)))
+    z* = argmin_z  η ‖W ⊙ (G(z) − y)‖₁  +  β ‖W ⊙ (∇G(z) − ∇y)‖₁  +  α · (−D(G(z)))
+
+The seed's route is a WGAN-GP trained on the user's data (`python train.py task=wgan_gp`, loaded with
+`mminvert.wgan_gp.load_wgan_gp`): its DCGAN generator's z space and its critic as the prior. A StyleGAN2
+generator (z space, constant noise) with its discriminator works the same way.
 
 W weights each known pixel by the fraction of hole pixels in its `window` × `window` neighbourhood (0 in
 the hole), so the context next to the hole matters most; ∇ are forward differences along x and y; the
@@ -40,22 +44,26 @@ def _grad_xy(x: Tensor) -> tuple[Tensor, Tensor]:
 class ContextualInversion:
     """`ContextualInversion(G, D=None, ...)(image, mask) -> dict` — inpainting by z optimisation.
 
+    G: a `StyleGAN2Generator` or a WGAN-GP `DCGANGenerator` (anything with `z_dim`, `resolution`, `freeze()`
+    and `G(z, noise_mode=...)`); D: its discriminator / critic (the prior; α = 0 without one). Weights η
+    (context), β (gradient), α (prior): Yeh et al.'s prior weight λ = 0.003 and β = η = 1 by default.
+
     Inputs: image (B, 3, R, R) in [-1, 1], mask (B, 1, R, R) with 1 = known. z starts from N(0, I) drawn
     with `seed` and is optimised with Adam for `steps` iterations (synthesis with const noise); G and D are
     frozen. Returns `image` G(z*), `composite` (Poisson-blended when `blend`, else pasted; known pixels
     bit-exact), `z`, and per-step batch-mean histories `loss`, `loss_context`, `loss_gradient`, `loss_prior`.
     """
 
-    def __init__(self, generator: StyleGAN2Generator, discriminator: nn.Module | None = None, steps: int = 1000,
-                 lr: float = 0.01, alpha: float = 0.003, beta: float = 1.0, window: int = 7,
-                 blend: bool = True, seed: int = 0) -> None:
+    def __init__(self, generator: StyleGAN2Generator | nn.Module, discriminator: nn.Module | None = None,
+                 steps: int = 1000, lr: float = 0.01, alpha: float = 0.003, beta: float = 1.0, eta: float = 1.0,
+                 window: int = 7, blend: bool = True, seed: int = 0) -> None:
         if steps < 0 or lr <= 0:
             raise ValueError(f"need steps >= 0 and lr > 0, got steps={steps}, lr={lr}")
         self.generator = generator.freeze()
         self.discriminator = discriminator
         if discriminator is not None:
             discriminator.requires_grad_(False).eval()
-        self.steps, self.lr, self.alpha, self.beta = steps, lr, alpha, beta
+        self.steps, self.lr, self.alpha, self.beta, self.eta = steps, lr, alpha, beta, eta
         self.window, self.blend, self.seed = window, blend, seed
 
     def __call__(self, image: Tensor, mask: Tensor) -> dict[str, Any]:
@@ -64,7 +72,7 @@ class ContextualInversion:
     def invert(self, image: Tensor, mask: Tensor) -> dict[str, Any]:
         G = self.generator
         check_image_and_mask(G, image, mask)
-        device = G.w_avg.device
+        device = next(iter(G.parameters())).device
         y = image.detach().to(device, torch.float32)
         W = importance_weights(mask.to(device), self.window)
         K = (mask.to(device) > 0.5).float()
@@ -83,7 +91,7 @@ class ContextualInversion:
             gx, gy = _grad_xy(out)
             gradient = (Wx * (gx - gy_x)).abs().flatten(1).sum(1) + (Wy * (gy - gy_y)).abs().flatten(1).sum(1)
             prior = -self.discriminator(out).reshape(B) if use_prior else torch.zeros_like(context)
-            loss = context + self.beta * gradient + self.alpha * prior
+            loss = self.eta * context + self.beta * gradient + self.alpha * prior
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
             opt.step()

@@ -30,10 +30,16 @@ class OptimInversion:
     Inputs: image (B, 3, R, R) in [-1, 1] (R = G.resolution), mask (B, 1, R, R) with 1 = known, 0 = hole
     (values > 0.5 count as known). W+ (B, num_ws, w_dim) starts at G.w_avg and is optimised with Adam and
     an ExponentialLR schedule for `steps` iterations; only W+ receives gradients (the generator is frozen
-    with `G.freeze()` — eval mode, no parameter gradients). Synthesis uses noise_mode "const", so a fixed
+    with `G.freeze()` — eval mode, no parameter gradients). With noise_mode "const" (default) a fixed
     input gives a fixed result (on a fixed thread count).
 
-    Each sample's loss is its own (per-sample MSE mean over its known pixels; the perceptual term
+    Masked MSE as Wauquiez writes it, ‖M ⊙ (G(w) − y)‖² summed over the known values
+    (`mse_reduction="sum"`, default), or its mean over them ("mean": independent of image size and hole).
+    `noise_mode`: "const" (deterministic fill) or "random" — fresh per-layer noise at every step and in the
+    final render, so repeated runs give different fills (the stochastic fills Wauquiez stresses); the draws
+    come from `seed` (a new seed, a new fill).
+
+    Each sample's loss is its own (per-sample masked MSE; the perceptual term
     per sample when the callable returns per-sample distances), and the batch objective is their sum, so
     the samples of a batch do not influence each other's updates.
 
@@ -50,7 +56,13 @@ class OptimInversion:
     def __init__(self, generator: StyleGAN2Generator, steps: int = 500, lr: float = 0.03, gamma: float = 0.995,
                  lambda_mse: float = 1.0, lambda_perceptual: float = 1.0, perceptual: Perceptual | None = None,
                  betas: tuple[float, float] = (0.9, 0.999),
-                 guidance: Sequence[Callable[[Tensor], Tensor]] = ()) -> None:
+                 guidance: Sequence[Callable[[Tensor], Tensor]] = (), mse_reduction: str = "sum",
+                 noise_mode: str = "const", seed: int = 0) -> None:
+        if mse_reduction not in ("sum", "mean"):
+            raise ValueError(f"mse_reduction must be 'sum' or 'mean', got {mse_reduction!r}")
+        if noise_mode not in ("const", "random"):
+            raise ValueError(f"noise_mode must be 'const' or 'random', got {noise_mode!r}")
+        self.mse_reduction, self.noise_mode, self.seed = mse_reduction, noise_mode, seed
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
         if lr <= 0 or not 0 < gamma <= 1:
@@ -84,15 +96,22 @@ class OptimInversion:
             raise TypeError(f"perceptual must be callable or have distance(x, y), got {type(perceptual).__name__}")
         return perceptual
 
-    def _perceptual_per_sample(self, x: Tensor, y: Tensor) -> Tensor:
+    @staticmethod
+    def _per_sample(distance: Callable[[Tensor, Tensor], Tensor], x: Tensor, y: Tensor) -> Tensor:
         """(B,) distances; a scalar (batch-mean) result is spread evenly over the samples."""
-        d = self._distance(x, y)  # type: ignore[misc]
+        d = distance(x, y)
         B = x.shape[0]
         if d.ndim == 0:
-            return d.expand(B)
-        if d.shape[0] != B:
+            d = d.expand(B)
+        elif d.shape[0] != B:
             raise ValueError(f"perceptual distance must return a scalar or (B, ...) values, got {tuple(d.shape)}")
-        return d.reshape(B, -1).mean(1)
+        d = d.reshape(B, -1).mean(1)
+        if torch.is_grad_enabled() and not d.requires_grad:
+            raise RuntimeError("the perceptual term carries no gradient (does it run under torch.no_grad?)")
+        return d
+
+    def _perceptual_per_sample(self, x: Tensor, y: Tensor) -> Tensor:
+        return self._per_sample(self._distance, x, y)  # type: ignore[arg-type]
 
     def __call__(self, image: Tensor, mask: Tensor) -> dict[str, Any]:
         return self.invert(image, mask)
@@ -116,35 +135,38 @@ class OptimInversion:
             if isinstance(g, nn.Module):
                 g.to(device)
 
-        # Wauquiez: w* = argmin_{w ∈ W+}  λ₁ ‖M ⊙ (G(w) − y)‖²  +  λ₂ LPIPS(M ⊙ G(w), M ⊙ y)  [+ Σ semantic(G(w))],
-        # then x̂ = M ⊙ y + (1 − M) ⊙ G(w*)   (the MSE here is averaged over the known pixels).
-        for _ in range(self.steps):
-            out = G.synthesis(ws, noise_mode="const")
-            mse = ((out - y).square() * M).flatten(1).sum(1) / known  # (B,)
-            loss = self.lambda_mse * mse
-            if use_perc:
-                perc = self._perceptual_per_sample(out * M, y_masked)
-                if not perc.requires_grad:
-                    raise RuntimeError("the perceptual term carries no gradient (does it run under torch.no_grad?)")
-                loss = loss + self.lambda_perceptual * perc
-            else:
-                perc = torch.zeros_like(mse)
-            sem = torch.zeros_like(mse)
-            for g in self.guidance:
-                sem = sem + g(out).reshape(B)
-            loss = loss + sem
-            opt.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            opt.step()
-            sched.step()
-            hist_total.append(loss.detach().mean())
-            hist_mse.append(mse.detach().mean())
-            hist_perc.append(perc.detach().mean())
-            hist_sem.append(sem.detach().mean())
+        # noise_mode="random": the per-layer noise draws come from `seed`, not the caller's RNG
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(self.seed)
+            # Wauquiez: w* = argmin_{w ∈ W+}  λ₁ ‖M ⊙ (G(w) − y)‖²  +  λ₂ LPIPS(M ⊙ G(w), M ⊙ y)  [+ Σ semantic(G(w))],
+            # then x̂ = M ⊙ y + (1 − M) ⊙ G(w*).
+            for _ in range(self.steps):
+                out = G.synthesis(ws, noise_mode=self.noise_mode)
+                mse = ((out - y).square() * M).flatten(1).sum(1)  # (B,) ‖M ⊙ (G(w) − y)‖²
+                if self.mse_reduction == "mean":
+                    mse = mse / known
+                loss = self.lambda_mse * mse
+                if use_perc:
+                    perc = self._perceptual_per_sample(out * M, y_masked)
+                    loss = loss + self.lambda_perceptual * perc
+                else:
+                    perc = torch.zeros_like(mse)
+                sem = torch.zeros_like(mse)
+                for g in self.guidance:
+                    sem = sem + g(out).reshape(B)
+                loss = loss + sem
+                opt.zero_grad(set_to_none=True)
+                loss.sum().backward()
+                opt.step()
+                sched.step()
+                hist_total.append(loss.detach().mean())
+                hist_mse.append(mse.detach().mean())
+                hist_perc.append(perc.detach().mean())
+                hist_sem.append(sem.detach().mean())
 
-        ws = ws.detach()
-        with torch.no_grad():
-            out = G.synthesis(ws, noise_mode="const")
+            ws = ws.detach()
+            with torch.no_grad():
+                out = G.synthesis(ws, noise_mode=self.noise_mode)
         out = out.to(image.dtype).to(image.device)
         keep = (mask > 0.5).to(image.device)
         composite = torch.where(keep, image, out)  # bit-exact known pixels

@@ -5,8 +5,9 @@ Each term maps the generated image (B, 3, R, R) in [-1, 1] to a weighted per-sam
 be added to `OptimInversion(..., guidance=[...])`. The networks (an attribute classifier, a CLIP image
 encoder) are frozen and come from the user: an `nn.Module`, or a TorchScript file path.
 - `AttributeGuidance`: multi-label classifier logits f(x) pushed toward target attributes a ∈ {0, 1}
-  with a BCE that stops pulling once an attribute is satisfied to within ε: max(BCE, ε) ("hinge"), or
-  its smooth log-sum-exp relaxation τ·log(exp(BCE/τ) + exp(ε/τ)).
+  with a BCE that stops pulling once an attribute is satisfied to within ε. Default: Wauquiez's smooth
+  relaxation log(exp(BCE) + exp(ε)), i.e. τ·log(exp(BCE/τ) + exp(ε/τ)) with τ = 1; a smaller τ approaches
+  the hard margin max(BCE, ε) ("hinge"), also available.
 - `TextGuidance`: 1 − cos(E(x), t) between a CLIP-style image embedding and a target text embedding t
   computed beforehand (e.g. CLIP's `encode_text` of a prompt, saved with `torch.save`).
 """
@@ -64,11 +65,12 @@ class AttributeGuidance(nn.Module):
     """weight · mean_k relax(BCE(f(x)_k, a_k)) over the constrained attributes k: (B,).
 
     `targets` (K,) in {0, 1}, or NaN for attributes left free; the classifier returns logits (B, K).
-    `relaxation`: "hinge" = max(BCE, ε); "logsumexp" = τ·log(exp(BCE/τ) + exp(ε/τ)) (smooth, ≥ both).
+    `relaxation`: "logsumexp" (default) = τ·log(exp(BCE/τ) + exp(ε/τ)) (smooth, ≥ both; τ = `temperature`,
+    1 as Wauquiez writes it: log(exp(BCE) + exp(ε))); "hinge" = max(BCE, ε).
     """
 
     def __init__(self, classifier: NetworkLike, targets: Sequence[float] | Tensor, weight: float = 1.0,
-                 epsilon: float = 0.05, relaxation: str = "hinge", temperature: float = 0.01,
+                 epsilon: float = 0.05, relaxation: str = "logsumexp", temperature: float = 1.0,
                  input_size: int | None = None, mean: Sequence[float] = IMAGENET_MEAN,
                  std: Sequence[float] = IMAGENET_STD) -> None:
         super().__init__()

@@ -1,5 +1,6 @@
 """Metrics shared by validation and evaluate.py: FID, P-IDS/U-IDS, LPIPS, SSIM, PSNR, L1 in the hole,
-mIoU, diversity."""
+mIoU, diversity; the edit-consistency score of inversions (ECS)."""
+from .ecs import edit_consistency_score, edit_cycle
 from .fid import FID, FeatureStatistics, frechet_distance
 from .image_quality import l1_hole, psnr, ssim
 from .inception import InceptionFeatures, find_inception_weights
@@ -10,4 +11,4 @@ from .suite import AVAILABLE_METRICS, InpaintingMetrics, diversity_lpips
 
 __all__ = ["FID", "FeatureStatistics", "frechet_distance", "InceptionFeatures", "find_inception_weights", "psnr",
            "ssim", "l1_hole", "LPIPSMetric", "ConfusionMatrix", "IDS", "InpaintingMetrics", "AVAILABLE_METRICS",
-           "diversity_lpips"]
+           "diversity_lpips", "edit_consistency_score", "edit_cycle"]
