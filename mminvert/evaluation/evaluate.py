@@ -80,7 +80,7 @@ def _rgb(x: torch.Tensor) -> np.ndarray:
     return ((x.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
 
 
-BASELINES = ("telea", "optim_inversion", "contextual_inversion")
+BASELINES = ("telea", "optim_inversion", "contextual_inversion", "magec")
 
 
 def _baseline(name: str, cfg: DictConfig, model: torch.nn.Module, device: torch.device,
@@ -90,12 +90,19 @@ def _baseline(name: str, cfg: DictConfig, model: torch.nn.Module, device: torch.
     if name == "contextual_inversion":
         options = OmegaConf.to_container(cfg.contextual_inversion, resolve=True)
         d_path = options.pop("discriminator", None)
-        discriminator = load_discriminator(d_path, map_location=device) if d_path else None
+        wgan = options.pop("wgan_gp", None)
+        if wgan:  # the seed's route: a WGAN-GP's z space with its critic as the prior
+            from ..wgan_gp import load_wgan_gp
+
+            generator, discriminator = load_wgan_gp(wgan, map_location=device)
+        else:
+            generator = copy.deepcopy(model.generator).to(device)
+            discriminator = load_discriminator(d_path, map_location=device) if d_path else None
         if discriminator is None:
             skipped["contextual_inversion prior"] = "off: no `contextual_inversion.discriminator` file given"
-        inversion = ContextualInversion(copy.deepcopy(model.generator).to(device), discriminator, **options)
+        inversion = ContextualInversion(generator, discriminator, **options)
         return GeneratorBaseline(name, inversion, device)
-    options = OmegaConf.to_container(cfg.optim_inversion, resolve=True)
+    options = OmegaConf.to_container(cfg[name], resolve=True)
     perceptual = None
     net = options.pop("lpips_net", None)
     if net and options.get("lambda_perceptual", 0):
@@ -107,8 +114,41 @@ def _baseline(name: str, cfg: DictConfig, model: torch.nn.Module, device: torch.
             if not cfg.skip_unavailable:
                 raise
             skipped["optim_inversion LPIPS term"] = f"MSE only: {str(e).split('. ')[0]}"
-    inversion = OptimInversion(copy.deepcopy(model.generator).to(device), perceptual=perceptual, **options)
+    G = copy.deepcopy(model.generator).to(device)
+    if name == "magec":
+        from .semantic import build_magec
+
+        if perceptual is None and options.get("lpips_offline_fallback", True):
+            from .semantic import ecs_distance
+
+            perceptual, label = ecs_distance(None)
+            skipped["magec LPIPS term"] = f"replaced by the {label}"
+        options.pop("lpips_offline_fallback", None)
+        if not options.get("identity"):
+            skipped["magec ID term"] = "off: no `magec.identity` network given"
+        return GeneratorBaseline(name, build_magec(options, G, perceptual), device)
+    inversion = OptimInversion(G, perceptual=perceptual, guidance=_guidance(options.pop("guidance", None)), **options)
     return GeneratorBaseline(name, inversion, device)
+
+
+def _guidance(raw: Any) -> list[Any]:
+    """`optim_inversion.guidance`: [{classifier, targets: {attribute: 0|1}, weight, epsilon, temperature, ...}]."""
+    from ..baselines import AttributeGuidance
+    from ..editing import load_descriptor
+
+    terms = []
+    for g in raw or []:
+        g = dict(g)
+        net = load_descriptor(g.pop("classifier"))
+        names = list(getattr(net, "names", []))
+        wanted = g.pop("targets")
+        unknown = sorted(set(wanted) - set(names))
+        if unknown:
+            raise ValueError(f"guidance targets {unknown} are not attributes of the classifier ({names})")
+        targets = [float(wanted[n]) if n in wanted else float("nan") for n in names]
+        # mminvert classifiers read [-1, 1] images: identity normalisation
+        terms.append(AttributeGuidance(net, targets, mean=(0.5,) * 3, std=(0.5,) * 3, **g))
+    return terms
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -130,6 +170,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     out_dir = Path(cfg.output_dir)
     results: dict[str, dict[str, dict[str, float]]] = {m.name: {} for m in methods}
     grids: dict[str, np.ndarray] = {}
+    ecs: dict[str, dict[str, float]] = {}
+    ecs_cfg = cfg.get("ecs") or {}
     for bucket in cfg.buckets:
         masks = EvalMaskSet(Path(cfg.paths.data_dir) / "eval_masks", R, bucket, count=int(cfg.num_images),
                             seed=int(cfg.mask_seed)).ensure()
@@ -140,6 +182,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         examples: list[list[np.ndarray]] = []
         for batch in loader:
             outs = {m.name: m(batch) for m in methods}
+            if ecs_cfg.get("edits") and not ecs:  # first batch of the first bucket
+                from .semantic import ecs_edit_scores
+
+                ecs = ecs_edit_scores(ecs_cfg, methods, model.generator, batch, lpips, skipped)
             real_feats = inception(batch["image"]) if inception is not None else None  # shared by all methods
             for name, o in outs.items():
                 suites[name].update(o["composite"], batch["image"], batch["mask"], o["seg"], batch.get("seg"),
@@ -166,7 +212,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     payload = {"checkpoint": str(ckpt), "data": OmegaConf.select(cfg, "data.source._target_"),
                "num_images": len(source), "buckets": list(cfg.buckets), "metrics": metrics,
                "masks": f"EvalMaskSet(seed={cfg.mask_seed}, count={cfg.num_images})", "skipped": skipped,
-               "metrics_info": info, "results": results}
+               "metrics_info": info, "results": results, **({"ecs": ecs} if ecs else {})}
     write_results(out_dir, payload, grids)
     log.info("wrote %s", out_dir / "report.md")
     return payload

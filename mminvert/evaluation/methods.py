@@ -1,6 +1,6 @@
 """Methods an evaluation compares: a trained inversion model, OpenCV's Telea inpainting as a classical
-reference row, and per-image optimisation of the same frozen generator (Wauquiez's W+ inversion, Yeh /
-Vitoria's contextual z inversion) as the optimisation-based reference rows."""
+reference row, and per-image optimisation of the same frozen generator (Wauquiez's W+ inversion, MAGEC,
+Yeh / Vitoria's contextual z inversion) as the optimisation-based reference rows."""
 from __future__ import annotations
 
 from typing import Any
@@ -58,4 +58,7 @@ class GeneratorBaseline:
 
     def __call__(self, batch: dict[str, Tensor]) -> dict[str, Any]:
         out = self.inversion(batch["image"].to(self.device), batch["mask"].to(self.device))
-        return {"composite": out["composite"].float().cpu(), "seg": None}  # known pixels already the input's
+        res = {"composite": out["composite"].float().cpu(), "seg": None}  # known pixels already the input's
+        if "ws" in out:  # W+ inversions (their codes can be edited)
+            res["ws"] = out["ws"].float().cpu()
+        return res
