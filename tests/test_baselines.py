@@ -168,7 +168,8 @@ def test_text_guidance_from_torchscript_files(tmp_path) -> None:
     text = torch.randn(16)
     torch.save(text, tmp_path / "prompt.pt")
     guide = TextGuidance(tmp_path / "clip_visual.pt", tmp_path / "prompt.pt", weight=3.0, input_size=48)
-    out = OptimInversion(G, steps=25, lr=0.05, guidance=[guide])(target, mask)
+    # (per-value MSE: with the summed MSE of the default the weight would scale with the known pixels)
+    out = OptimInversion(G, steps=25, lr=0.05, guidance=[guide], mse_reduction="mean")(target, mask)
     with torch.no_grad():
         cos = [F.cosine_similarity(encoder(guide.prepare(x)), text[None]).item() for x in (
             G.synthesis(G.w_avg.reshape(1, 1, -1).expand(1, G.num_ws, -1), noise_mode="const"), out["image"])]
