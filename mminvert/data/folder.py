@@ -42,8 +42,12 @@ def read_labels(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"{path}: {e}") from None
 
 
-def _split_files(files: list[Path], split: str, val_count: int, test_count: int) -> list[Path]:
+def _split_files(files: list[Path], split: str, val_count: int, test_count: int, where: Path) -> list[Path]:
     n = len(files)
+    if n and n <= val_count + test_count:
+        raise ValueError(f"{where} holds {n} images, but val_count={val_count} + test_count={test_count} are held "
+                         "out for validation and testing, which leaves none to train on: lower "
+                         "data.source.val_count / data.source.test_count, or give file lists (data.source.lists)")
     bounds = {"train": (0, n - val_count - test_count), "val": (n - val_count - test_count, n - test_count),
               "test": (n - test_count, n)}
     if split not in bounds:
@@ -75,7 +79,7 @@ class FolderSource:
             self.files = [Path(ln) if Path(ln).is_absolute() else self.root / ln for ln in lines]
         else:
             files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
-            self.files = _split_files(files, split, val_count, test_count)
+            self.files = _split_files(files, split, val_count, test_count, self.root)
         if not self.files:
             raise FileNotFoundError(f"no images for split {split!r} under {self.root}")
         self.labels_root = Path(labels_root) if labels_root else None
@@ -130,7 +134,7 @@ class CelebAMaskHQSource:
         if not img_dir.is_dir():
             raise FileNotFoundError(f"CelebAMask-HQ images not found at {img_dir}")
         files = sorted(img_dir.glob("*.jpg"), key=lambda p: int(p.stem) if p.stem.isdigit() else -1)
-        self.files = _split_files(files, split, val_count, test_count)
+        self.files = _split_files(files, split, val_count, test_count, img_dir)
         if not self.files:
             raise FileNotFoundError(f"no CelebAMask-HQ images for split {split!r} under {img_dir}")
         self.anno = self.root / "CelebAMask-HQ-mask-anno"
