@@ -179,3 +179,13 @@ def test_small_folder_with_large_held_out_counts_is_a_clear_error(tmp_path):
     cfg = compose_cfg(tmp_path, *TINY, "data=folder", "model=invertfill")  # val_count = test_count = 100
     with pytest.raises(ValueError, match=r"holds 12 images, but val_count=100 \+ test_count=100"):
         instantiate(cfg.data).build("train")
+
+
+def test_stylegan2_pretraining_on_a_folder(tmp_path):
+    """`python train.py experiment=stylegan2_tiny data=folder data.source.root=...`: the generator is pre-trained
+    on one's own images the same way."""
+    _write_folder(tmp_path / "data")
+    cfg = compose_cfg(tmp_path, "experiment=stylegan2_tiny", *RUN, "data=folder", *SMALL,
+                      "callbacks.samples.every_n_steps=2")
+    train(cfg)
+    assert torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] >= 2
