@@ -167,7 +167,8 @@ def test_label_ids_outside_the_classes_name_the_file(tmp_path):
     data = tmp_path / "data"
     _write_places2(data)
     cfg = compose_cfg(tmp_path, *TINY, "data=places2", *LABELLED_VARIANTS["places2"], "data.num_classes=100")
-    with pytest.raises(ValueError, match=r"label map of \S*00000000\.jpg: ids \[149\] are not classes of data\.num_classes=100"):
+    message = r"label map of \S*00000000\.jpg: ids \[149\] are not classes of data\.num_classes=100"
+    with pytest.raises(ValueError, match=message):
         instantiate(cfg.data).build("train")[0]
     cfg = compose_cfg(tmp_path, *TINY, "data=places2", LABELLED_VARIANTS["places2"][0], "model=invertfill")
     with pytest.raises(ValueError, match="label maps but data.num_classes=0"):

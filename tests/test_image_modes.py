@@ -140,7 +140,8 @@ def test_sixteen_bit_is_read_at_its_depth(inpainter):
     torch.testing.assert_close(NativeImage.of(rgb16).model_input(), NativeImage.of(rgb8).model_input())
     grey16 = Image.fromarray(rgb16[..., 0])
     assert grey16.mode == "I;16"
-    torch.testing.assert_close(NativeImage.of(grey16).model_input(), NativeImage.of(Image.fromarray(rgb8[..., 0])).model_input())
+    grey8 = Image.fromarray(rgb8[..., 0])
+    torch.testing.assert_close(NativeImage.of(grey16).model_input(), NativeImage.of(grey8).model_input())
     m = np.full((H, W), 255, np.uint8)
     m[HOLE] = 0
     out16, out8 = inpainter(rgb16, m), inpainter(rgb8, m)

@@ -101,7 +101,8 @@ def _folder_with_a_corrupt_image(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_on_error_fail_writes_nothing(inpainter, tmp_path):
     inp, mask = _folder_with_a_corrupt_image(tmp_path)
-    with pytest.raises(ValueError, match=r"(?s)1 of 3 input\(s\) cannot be used, nothing was written.*b\.png: unreadable"):
+    message = r"(?s)1 of 3 input\(s\) cannot be used, nothing was written.*b\.png: unreadable"
+    with pytest.raises(ValueError, match=message):
         inpaint_paths(inpainter, inp, mask, tmp_path / "out")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 

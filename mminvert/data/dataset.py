@@ -60,8 +60,8 @@ def _check_label_range(labels: np.ndarray, num_classes: int, path: str | None) -
     if bad.size == 0:
         return
     if num_classes == 0:
-        raise ValueError(f"label map of {path}: the data has label maps but data.num_classes=0: set data.num_classes to their "
-                         "number of classes (or drop data.source.labels_root)")
+        raise ValueError(f"label map of {path}: the data has label maps but data.num_classes=0: set "
+                         "data.num_classes to their number of classes (or drop data.source.labels_root)")
     raise ValueError(f"label map of {path}: ids {bad[:10].tolist()} are not classes of data.num_classes={num_classes} "
                      f"(ids 0..{num_classes - 1}, 255 = ignore; convert other ids with data.source.label_map)")
 

@@ -149,7 +149,8 @@ def inpaint_paths(inpainter: Inpainter, input_path: str | Path, mask_path: str |
             raise ValueError(f"{len(problems)} of {len(pairs)} input(s) cannot be used, nothing was written "
                              f"(on_error=skip leaves them out):\n  " + "\n  ".join(problems))
     written, skipped = [], []
-    for (img_path, m_path), target in track(list(zip(pairs, targets)), description="inpainting", disable=len(pairs) < 2):
+    jobs = list(zip(pairs, targets))
+    for (img_path, m_path), target in track(jobs, description="inpainting", disable=len(jobs) < 2):
         try:
             image, mask = _read_pair(img_path, m_path)
         except ValueError as e:

@@ -1,6 +1,6 @@
 """Images and masks at their own depth and mode, for the Inpainter.
 
-`NativeImage.of(image, known)` holds an image's pixels in its own dtype and layout; `.model_input()` gives the
+`NativeImage.of(image)` holds an image's pixels in its own dtype and layout; `.model_input()` gives the
 (3, H, W) float view in [-1, 1] the model reads; `.filled(fill, hole)` writes a model output into the hole
 pixels only and returns an image of the input's type, mode and dtype (every other pixel, alpha and palette
 untouched, bit for bit).
@@ -49,16 +49,15 @@ class NativeImage:
 
     # -------------------------------------------------------------------------------- construction
     @classmethod
-    def of(cls, image: Image.Image | np.ndarray, known: np.ndarray | None = None) -> "NativeImage":
-        """`known` (H, W) bool sets the range of I and F images (their known pixels' min..max)."""
+    def of(cls, image: Image.Image | np.ndarray) -> NativeImage:
         if isinstance(image, Image.Image):
-            return cls._of_pil(image, known)
+            return cls._of_pil(image)
         if isinstance(image, np.ndarray):
             return cls._of_numpy(image)
         raise TypeError(f"unsupported image type {type(image).__name__}")
 
     @classmethod
-    def _of_pil(cls, im: Image.Image, known: np.ndarray | None) -> "NativeImage":
+    def _of_pil(cls, im: Image.Image) -> NativeImage:
         info = dict(im.info)
         if im.mode == "1":
             arr = np.asarray(im.convert("L")).copy()
@@ -74,11 +73,11 @@ class NativeImage:
         colour = _PIL_DIRECT[im.mode]
         if arr.dtype in _FIXED_RANGE:
             return cls("pil", Image.fromarray(arr).mode, arr, colour, 0.0, _FIXED_RANGE[arr.dtype], info)
-        lo, hi = _value_range(arr, known)
+        lo, hi = _value_range(arr, None)  # see fit_range
         return cls("pil", im.mode, arr, colour, lo, hi, info)
 
     @classmethod
-    def _of_palette(cls, im: Image.Image, info: dict[str, Any]) -> "NativeImage":
+    def _of_palette(cls, im: Image.Image, info: dict[str, Any]) -> NativeImage:
         pal = np.asarray(im.getpalette() or [], np.uint8).reshape(-1, 3)[:256]  # kept as is (its length too)
         alpha = np.full(256, 255, np.uint8)
         t = im.info.get("transparency")
@@ -89,7 +88,7 @@ class NativeImage:
         return cls("pil", "P", np.array(im), 1, 0.0, 255.0, info, pal, alpha == 255)
 
     @classmethod
-    def _of_numpy(cls, arr: np.ndarray) -> "NativeImage":
+    def _of_numpy(cls, arr: np.ndarray) -> NativeImage:
         if arr.dtype not in _FIXED_RANGE:
             raise ValueError(f"numpy images must be uint8 or uint16, got {arr.dtype} (32-bit and float images: "
                              "pass a PIL image of mode I or F)")
@@ -100,6 +99,12 @@ class NativeImage:
         else:
             raise ValueError(f"numpy image must be (H, W), (H, W, 3) or (H, W, 4), got {arr.shape}")
         return cls("numpy", "", arr.copy(), colour, 0.0, _FIXED_RANGE[arr.dtype], {})
+
+    def fit_range(self, known: np.ndarray) -> None:
+        """I and F images: map the known pixels' ((H, W) bool) min..max to [-1, 1]; 8/16-bit images keep their
+        full range."""
+        if self.palette is None and self.array.dtype not in _FIXED_RANGE:
+            self.lo, self.hi = _value_range(self.array, known)
 
     # -------------------------------------------------------------------------------- model side
     @property

@@ -68,7 +68,7 @@ class Inpainter:
         self.use_aux = model.encoder.use_aux
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu", **kwargs: Any) -> "Inpainter":
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu", **kwargs: Any) -> Inpainter:
         """From an inference bundle or a training checkpoint of the inpainting task."""
         return cls(load_bundle(path, map_location=device), device, **kwargs)
 
@@ -114,15 +114,15 @@ class Inpainter:
             size = native.size
         if tuple(known_np.shape) != size:
             raise ValueError(f"item {idx}: mask size {tuple(known_np.shape)} differs from image size {size} (H, W)")
-        if native is not None and native.kind == "pil" and native.mode in ("I", "F"):
-            native = NativeImage.of(image, known_np)  # their value range comes from the known pixels
+        if native is not None:
+            native.fit_range(known_np)  # I and F images: their range is the known pixels' min..max
         rgb = tensor.float() if tensor is not None else native.model_input()
         known = torch.from_numpy(known_np)
         seg_t = torch.as_tensor(np.asarray(seg)).long() if seg is not None else None
         edge_t = (torch.as_tensor(np.asarray(edge)).float() > 0.5).float() if edge is not None else None
         for name, t in (("seg", seg_t), ("edge", edge_t)):
             if t is not None and tuple(t.shape) != tuple(known.shape):
-                raise ValueError(f"item {idx}: {name} size {tuple(t.shape)} differs from image size {tuple(known.shape)}")
+                raise ValueError(f"item {idx}: {name} size {tuple(t.shape)} differs from image size {size}")
         return _Item(rgb, known, seg_t, edge_t, native, tensor)
 
     def _window(self, it: _Item) -> tuple[dict[str, Tensor], tuple[int, int, int, int, int]]:
