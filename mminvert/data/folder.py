@@ -21,12 +21,28 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """(H, W, 3) uint8 RGB; grayscale/RGBA/palette images are converted. Corrupt files -> ValueError naming them."""
+    """(H, W, 3) uint8 RGB; grayscale/RGBA/palette images are converted, 16-bit ones scaled to 8 bits (PIL's
+    own conversion would clip them to white). Corrupt files -> ValueError naming them."""
     try:
         with Image.open(path) as im:
+            if im.mode.startswith("I") or im.mode == "F":
+                grey = _grey_to_8bit(np.asarray(im), im.mode)
+                return np.repeat(grey[..., None], 3, axis=2)
             return np.asarray(im.convert("RGB")).copy()
     except (OSError, ValueError, SyntaxError) as e:
         raise ValueError(f"{path}: unreadable image ({e})") from None
+
+
+def _grey_to_8bit(a: np.ndarray, mode: str) -> np.ndarray:
+    """16-bit grey (I;16, or I holding 0..65535) -> uint8 by 65535 -> 255; float grey in 0..1 -> uint8."""
+    if mode == "F":
+        if not (np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1):
+            raise ValueError("float images must hold values in 0..1 to be used as training data")
+        return np.rint(a * 255).astype(np.uint8)
+    a = a.astype(np.int64)
+    if a.min() < 0 or a.max() > 65535:
+        raise ValueError(f"{mode} image with values {a.min()}..{a.max()} outside 0..65535")
+    return ((a * 255 + 32767) // 65535).astype(np.uint8)
 
 
 def read_labels(path: str | os.PathLike) -> np.ndarray:
