@@ -132,3 +132,12 @@ def test_script_reports_a_file_given_as_output(tmp_path):
                        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode != 0 and "is a file: output must be a folder" in r.stderr
     assert (tmp_path / "taken.png").read_bytes() == before
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_read_as_input(inpainter, tmp_path):
+    inp = tmp_path / "photos"
+    _img(inp / "a.png", 1)
+    mask = _mask(tmp_path / "mask.png")
+    inpaint_paths(inpainter, inp, mask, inp / "results")
+    written = inpaint_paths(inpainter, inp, mask, inp / "results", overwrite=True)  # a second run
+    assert [p.relative_to(inp).as_posix() for p in written] == ["results/a.png"]

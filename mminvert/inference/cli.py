@@ -31,18 +31,23 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 ON_ERROR = ("fail", "skip")
 
 
-def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
+def _images(folder: Path, exclude: Path | None = None) -> list[Path]:
+    """Image files under `folder` (recursive; hidden files and anything under `exclude` left out)."""
+    ex = exclude.resolve() if exclude is not None else None
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+                  and (ex is None or not p.resolve().is_relative_to(ex)))
 
 
-def collect_pairs(input_path: str | Path, mask_path: str | Path) -> list[tuple[Path, Path]]:
-    """(image, mask) pairs. A folder of masks is matched by relative path and stem (any extension)."""
+def collect_pairs(input_path: str | Path, mask_path: str | Path,
+                  exclude: str | Path | None = None) -> list[tuple[Path, Path]]:
+    """(image, mask) pairs. A folder of masks is matched by relative path and stem (any extension). Images under
+    `exclude` (an output folder inside the input folder) are not inputs."""
     inp, msk = Path(input_path), Path(mask_path)
     if not inp.exists():
         raise FileNotFoundError(f"input {inp} does not exist")
     if not msk.exists():
         raise FileNotFoundError(f"mask {msk} does not exist")
-    images = _images(inp) if inp.is_dir() else [inp]
+    images = _images(inp, None if exclude is None else Path(exclude)) if inp.is_dir() else [inp]
     if not images:
         raise FileNotFoundError(f"no images in {inp}")
     if msk.is_file():
@@ -124,7 +129,7 @@ def inpaint_paths(inpainter: Inpainter, input_path: str | Path, mask_path: str |
     if out_root.exists() and not out_root.is_dir():
         raise NotADirectoryError(f"output={out_root} is a file: output must be a folder (created if missing)")
     out_root = out_root.resolve()
-    pairs = collect_pairs(input_path, mask_path)
+    pairs = collect_pairs(input_path, mask_path, exclude=out_root)
     root = Path(input_path) if Path(input_path).is_dir() else Path(input_path).parent
     targets = [out_root / rel for rel in output_paths([img for img, _ in pairs], root)]
     manifest = OutputManifest(out_root)
