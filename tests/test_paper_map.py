@@ -131,4 +131,5 @@ def test_parser_rejects_a_malformed_table() -> None:
     with pytest.raises(ValueError, match="section"):
         parse_table("# README\n")
     with pytest.raises(ValueError, match="file:function"):
-        parse_table(f"{SECTION}\n\n| concept | paper | code | tag | notes |\n| --- |\n| x | Eq. — | `m.py` | `paper:x` | |\n")
+        parse_table(f"{SECTION}\n\n| concept | paper | code | tag | notes |\n| --- |\n"
+                    "| x | Eq. — | `m.py` | `paper:x` | |\n")

@@ -42,6 +42,7 @@ class PreModulation(nn.Module):
                 continue
             wl = instance_norm_codes(w[:, start : start + n])
             s = structure[l]
-            out.append(self.gamma[l](s).unsqueeze(1) * wl + self.beta[l](s).unsqueeze(1))  # [paper:premod] γ_l(s_l) ⊙ IN(w) + β_l(s_l)
+            # γ_l(s_l) ⊙ IN(w) + β_l(s_l)
+            out.append(self.gamma[l](s).unsqueeze(1) * wl + self.beta[l](s).unsqueeze(1))  # [paper:premod]
             start += n
         return torch.cat(out, dim=1)
