@@ -1,7 +1,8 @@
 """Checkpoint formats: round trips, NVlabs pickles without code execution, and clear errors."""
-import re
+import io
 import os
 import pickle
+import re
 import zipfile
 
 import pytest
@@ -117,6 +118,28 @@ def test_malicious_torch_file_is_refused_without_side_effects(tmp_path):
     torch.save({"g_ema": _Evil(marker)}, path)
     with pytest.raises(CheckpointError, match=r"evil\.pt.*refused"):
         load_generator(path)
+    assert not marker.exists()
+
+
+class _EmbeddedStorage:
+    """Pickles as `torch.storage._load_from_bytes(<bytes>)`, the record NVlabs pickles use for tensor storages."""
+
+    def __init__(self, payload: bytes):
+        self.payload = payload
+
+    def __reduce__(self):
+        return (torch.storage._load_from_bytes, (self.payload,))
+
+
+def test_malicious_pickle_inside_an_embedded_storage_is_refused_not_called_corrupt(tmp_path):
+    marker = tmp_path / "pwned"
+    inner = io.BytesIO()
+    torch.save(_Evil(marker), inner, _use_new_zipfile_serialization=False)
+    path = tmp_path / "nested.pkl"
+    path.write_bytes(pickle.dumps({"G_ema": _EmbeddedStorage(inner.getvalue())}))
+    with pytest.raises(CheckpointError, match=r"nested\.pkl.*refused.*global '(posix|os|nt)\.system'") as e:
+        load_generator(path)
+    assert "corrupt" not in str(e.value)
     assert not marker.exists()
 
 
