@@ -50,6 +50,7 @@ class StepCheckpoint(pl.Callback):
         self._stop = StopRequest()
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._stopping: str | None = None
         self._stop.install()
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
@@ -60,25 +61,44 @@ class StepCheckpoint(pl.Callback):
         if trainer.world_size > 1:  # every rank stops at the same step (the save is collective)
             sigint = trainer.strategy.reduce_boolean_decision(sigint, all=False)
             sigterm = trainer.strategy.reduce_boolean_decision(sigterm, all=False)
-        if not (sigint or sigterm):
+        if not (sigint or sigterm) or self._stopping:
             return
         if step != self._saved_step:
             self._save(trainer, step, periodic=False, force_last=True)
+        self._stopping = "SIGTERM" if sigterm else "Ctrl-C"
         where = self.dirpath / "last.ckpt"
         log.warning("training stopped by %s at step %d; the full state is in %s: run the same command again "
-                    "(the run folder continues from it) or pass ckpt_path=%s", "SIGTERM" if sigterm else "Ctrl-C",
-                    step, where, where)
-        self._stop.uninstall()
-        if sigterm:
+                    "(the run folder continues from it) or pass ckpt_path=%s", self._stopping, step, where, where)
+        # Stop at the next hook rather than here: Lightning logs this step's metrics after this hook.
+        trainer.should_stop = True
+
+    def _raise_if_stopping(self) -> None:
+        """End the run after a stop request: KeyboardInterrupt for Ctrl-C, Lightning's SIGTERM exit for SIGTERM."""
+        stopping, self._stopping = getattr(self, "_stopping", None), None
+        if stopping:
+            self._stop.uninstall()
+        if stopping == "SIGTERM":
             raise SIGTERMException
-        raise KeyboardInterrupt
+        if stopping:
+            raise KeyboardInterrupt
+
+    # The first of these after a stop request ends the run (should_stop would otherwise validate first).
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._raise_if_stopping()
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx) -> None:
+        self._raise_if_stopping()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._raise_if_stopping()
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._stop.uninstall()
+        self._raise_if_stopping()
         if trainer.global_step != self._saved_step and not trainer.sanity_checking:
             self._save(trainer, trainer.global_step, periodic=False)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self._stopping = None
         self._stop.uninstall()
 
     def _save(self, trainer: pl.Trainer, step: int, periodic: bool, force_last: bool = False) -> None:
