@@ -196,7 +196,8 @@ def test_missing_keys_and_unknown_dicts(sg2, tmp_path):
 
 def test_expectation_mismatch_names_file_and_field(sg2):
     path = sg2.rosinality
-    with pytest.raises(CheckpointError, match=re.escape(f"{path.name}: checkpoint has img_channels=3, but img_channels=4")):
+    expected = re.escape(f"{path.name}: checkpoint has img_channels=3, but img_channels=4")
+    with pytest.raises(CheckpointError, match=expected):
         load_generator(path, img_channels=4)
     with pytest.raises(CheckpointError, match="resolution=64, but resolution=256"):
         load_generator(path, resolution=256)

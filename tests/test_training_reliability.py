@@ -77,7 +77,8 @@ def test_a_second_training_in_a_used_run_folder_is_refused_and_a_stale_lock_is_t
     script = ("import time; from mminvert.training.run_lock import RunFolderLock; "
               f"RunFolderLock({str(tmp_path)!r}).acquire(); print('locked', flush=True); time.sleep(600)")
     holder = subprocess.Popen(
-        [sys.executable, "-c", script], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
+        [sys.executable, "-c", script], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(RunFolderLockedError, match=rf"in use by pid {holder.pid} on host .*still running"):

@@ -110,7 +110,8 @@ class StepCheckpoint(pl.Callback):
         pid = os.getpid()  # the pid of rank 0, which writes: unique among writers of this folder
         tmp = self.dirpath / f".saving_{step:07d}.{pid}.tmp"
         with defer_sigint():
-            trainer.save_checkpoint(tmp, weights_only=False)  # collective: every rank runs the save hooks, rank 0 writes
+            # collective: every rank runs the save hooks, rank 0 writes
+            trainer.save_checkpoint(tmp, weights_only=False)
             if trainer.is_global_zero:
                 for path in targets[:-1]:  # the same file under several names: hard link, else copy
                     part = path.with_name(f".{path.name}.{pid}.tmp")

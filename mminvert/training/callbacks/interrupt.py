@@ -63,7 +63,9 @@ class StopRequest:
         self._installed = False
 
     def install(self) -> None:
-        if self._installed or not _in_main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        if self._installed or not _in_main_thread():
+            return
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
             return
         self.requested = False
         self._previous = signal.signal(signal.SIGINT, self._handle)
