@@ -71,6 +71,9 @@ def main() -> None:
     ap.add_argument("--linknet-samples", type=int, default=1000)
     ap.add_argument("--ecs-edits", default="all", help="comma-separated e.g. cloud+2,tree-2 (default: all 8 edits)")
     ap.add_argument("--out", default="docs/semantic")
+    ap.add_argument("--variants", default="magec,no_magec", help="which of magec,no_magec to run")
+    ap.add_argument("--parts", default="metrics,ecs,figure", help="which of metrics,ecs,figure to run (the "
+                    "parts can run in separate processes on a loaded machine; each writes its own json)")
     a = ap.parse_args()
     print(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads; GEMM fp32 1024²: {gemm_gflops():.1f} GFLOP/s")
     G = load_generator("scenes64").freeze()
@@ -79,16 +82,24 @@ def main() -> None:
     lpips, label = ecs_distance(None)
     dist = lambda x, y: lpips.model(x, y, normalize=False).flatten()  # noqa: E731 (differentiable)
     x, m = test_images(a.images)
-    t0 = time.perf_counter()
-    link, stats = train_linknet(G, F, num_samples=a.linknet_samples, steps=2000, seed=0)
-    t_link = time.perf_counter() - t0
-    print(f"LinkNet on {a.linknet_samples} generated pairs: {t_link:.0f} s, {stats}")
-    report: dict = {"cpu": cpu_model(), "lpips": label, "images": a.images, "linknet": {**stats, "seconds": t_link}}
-    variants = {"magec": PAPER_PHASES,
-                "no_magec": [MagecPhase(p.steps, p.mse, p.lpips, p.id, 0.0) for p in PAPER_PHASES]}
+    parts = a.parts.split(",")
+    report: dict = {"cpu": cpu_model(), "lpips": label, "images": a.images, "parts": parts}
+    link = None
+    if "magec" in a.variants.split(","):
+        t0 = time.perf_counter()
+        link, stats = train_linknet(G, F, num_samples=a.linknet_samples, steps=2000, seed=0)
+        t_link = time.perf_counter() - t0
+        print(f"LinkNet on {a.linknet_samples} generated pairs: {t_link:.0f} s, {stats}")
+        report["linknet"] = {**stats, "seconds": t_link, "samples": a.linknet_samples}
+    all_variants = {"magec": PAPER_PHASES,
+                    "no_magec": [MagecPhase(p.steps, p.mse, p.lpips, p.id, 0.0) for p in PAPER_PHASES]}
+    variants = {k: all_variants[k] for k in a.variants.split(",")}
     outs = {}
     for name, phases in variants.items():
         inv = MagecInversion(G, F, dirs, EDITS, linknet=link, phases=phases, perceptual=dist)
+        outs[name] = (inv, None)
+        if "metrics" not in parts and not ("figure" in parts and name == "magec"):
+            continue
         t = time.perf_counter()
         o = inv(x, m)
         sec = (time.perf_counter() - t) / a.images
@@ -107,17 +118,25 @@ def main() -> None:
         print(name, json.dumps(report[name]))
     # ECS on the first images, every edit, both variants (each edit: one more inversion of those images)
     n = a.ecs_images
+    if "ecs" not in parts:
+        outs_ecs = {}
+    else:
+        outs_ecs = outs
     ecs_edits = EDITS if a.ecs_edits == "all" else [
         (e[:max(e.rfind("+"), e.rfind("-"))], float(e[max(e.rfind("+"), e.rfind("-")):])) for e in a.ecs_edits.split(",")]
-    for name, (inv, o) in outs.items():
+    for name, (inv, o) in outs_ecs.items():
         render = lambda w: G.synthesis(w, noise_mode="const")  # noqa: E731
         invert = lambda img, msk: {"ws": inv(img, msk)["ws"]}  # noqa: E731
         t = time.perf_counter()
         ecs = mean_ecs_per_edit(invert, render, x[:n], m[:n], ecs_edits, dirs.edit, lambda p, q: lpips(p, q))
-        report[name]["ecs"] = ecs
+        report.setdefault(name, {})["ecs"] = ecs
         report[name]["ecs_mean"] = float(np.mean(list(ecs.values())))
         print(name, "ECS", json.dumps(ecs), f"mean {report[name]['ecs_mean']:.3f} ({time.perf_counter() - t:.0f} s)")
     # figure: masked input | MAGEC fill | G(w*) edited: +cloud −cloud +tree −tree +building −building +water −water
+    Path(f"{a.out}.json").write_text(json.dumps(report, indent=1))
+    if "figure" not in parts or "magec" not in outs:
+        print(f"wrote {a.out}.json")
+        return
     inv, o = outs["magec"]
     rows = []
     with torch.no_grad():
