@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from mminvert.editing import fit_directions, load_attribute_classifier
-from mminvert.editing.fit_directions import sample_latent_pairs
+from mminvert.editing.write_directions import sample_latent_pairs
 from mminvert.inference import Inpainter
 from mminvert.io import resolve_checkpoint
 

@@ -12,7 +12,7 @@ deviations toward "tree":
     w' = w + s · scale_k · n_k        (every layer of W+, or the `layers` given)
 
 Directions files: `save()` / `LatentDirections.load(path or bundled name)`; written for a generator +
-classifier pair by `python -m mminvert.editing.fit_directions`.
+classifier pair by `python -m mminvert.editing.write_directions`.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from ..baselines import MagecInversion, MagecPhase
 from ..editing import LatentDirections, load_descriptor
-from ..editing.fit_directions import sample_latent_pairs
+from ..editing.write_directions import sample_latent_pairs
 from ..editing.directions import fit_directions
 from ..metrics.ecs import mean_ecs_per_edit
 from ..stylegan2 import StyleGAN2Generator
@@ -28,7 +28,7 @@ def build_directions(path: str | None, G: StyleGAN2Generator, descriptor: torch.
         d = LatentDirections.load(path)
         if d.normals.shape[1] != G.w_dim:
             raise ValueError(f"directions {path} are {d.normals.shape[1]}-d, the generator's w is {G.w_dim}-d: fit "
-                             "directions for this generator (python -m mminvert.editing.fit_directions) or set null")
+                             "directions for this generator (python -m mminvert.editing.write_directions) or set null")
         return d
     ws, probs = sample_latent_pairs(G, descriptor, num_samples)
     names = list(getattr(descriptor, "names", None) or names or [f"attr{k}" for k in range(probs.shape[1])])

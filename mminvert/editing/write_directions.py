@@ -1,6 +1,6 @@
 """Write a directions file for a generator + descriptor pair:
 
-    python -m mminvert.editing.fit_directions --generator scenes64 --classifier scenes64 \
+    python -m mminvert.editing.write_directions --generator scenes64 --classifier scenes64 \
         --out mminvert/assets/scenes64_directions.pt
 
 Samples `--num` codes w = mapping(z), renders G(w) (constant noise), labels them with σ(F(G(w))) and fits
@@ -40,7 +40,7 @@ def sample_latent_pairs(G: StyleGAN2Generator, F: nn.Module, n: int, batch: int 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m mminvert.editing.fit_directions", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m mminvert.editing.write_directions", description=__doc__.split("\n")[0])
     ap.add_argument("--generator", default="scenes64", help="generator file or bundled name")
     ap.add_argument("--classifier", default="scenes64", help="attribute classifier file, TorchScript file or bundled name")
     ap.add_argument("--names", default=None, help="comma-separated attribute names (TorchScript classifiers)")
