@@ -134,8 +134,9 @@ def test_upload_paint_run_download(served, browser, tmp_path):
     page.click("#run")
     status = _status(page, "Inpainted|⚠")
     assert status.startswith("Inpainted 150x100"), status
-    size = page.evaluate("(() => { const i = document.querySelector('#result img'); "
-                         "return i && i.complete ? [i.naturalWidth, i.naturalHeight] : null })()")
+    size = page.wait_for_function("(() => { const i = document.querySelector('#result img'); "
+                                  "return i && i.complete && i.naturalWidth ? [i.naturalWidth, i.naturalHeight] "
+                                  ": null })()", timeout=60_000).json_value()
     assert size == [150, 100]
     with page.expect_download() as dl:
         page.click("#download")

@@ -98,7 +98,10 @@ def build_ui(app: InpaintApp) -> gr.Blocks:
             samples = gr.Gallery(label="Fills", columns=4, format="png")
 
         # ---------------------------------------------------------------- events
-        upload.upload(app.load, [upload], [editor, state, status])
+        def load(path):  # the file box empties itself after each load, ready for the next file
+            return (*app.load(path), None)
+
+        upload.upload(load, [upload], [editor, state, status, upload])
 
         def pick(evt: gr.SelectData):
             return app.load_example(evt.index)
