@@ -29,7 +29,7 @@ def launch(ckpt: str | os.PathLike | None = None, host: str = "127.0.0.1", port:
            **launch_kwargs: Any):
     """Serve the page on http://host:port (loopback by default; host=0.0.0.0 exposes it to the network).
     `block=False` returns the running Gradio Blocks (close it with `.close()`)."""
-    from .ui import THEME, build_ui  # imports gradio (the `app` extra)
+    from .ui import CSS, THEME, build_ui  # imports gradio (the `app` extra)
 
     app = create_app(ckpt, examples, device)
     demo = build_ui(app)
@@ -37,5 +37,5 @@ def launch(ckpt: str | os.PathLike | None = None, host: str = "127.0.0.1", port:
     allowed = [str(p.parent) for p in app.examples] + [str(app.out_dir)]
     demo.launch(server_name=host, server_port=int(port), share=False, inbrowser=False, ssr_mode=False,
                 prevent_thread_lock=not block, allowed_paths=sorted(set(allowed)), max_file_size="64mb",
-                show_error=False, footer_links=[], theme=THEME, quiet=not block, **launch_kwargs)
+                show_error=False, footer_links=[], theme=THEME, css=CSS, quiet=not block, **launch_kwargs)
     return demo

@@ -17,10 +17,12 @@ from .callbacks import InpaintApp, model_summary  # noqa: E402
 from .masks import PAINT_RGBA, PRESETS  # noqa: E402
 from .methods import SAMPLERS  # noqa: E402
 
-__all__ = ["build_ui", "THEME"]
+__all__ = ["build_ui", "THEME", "CSS"]
 
 THEME = gr.themes.Default(font=["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
                           font_mono=["ui-monospace", "Menlo", "Consolas", "monospace"])
+# Small results fill their box (the file stays at the input's size); pixels stay sharp when enlarged.
+CSS = "#result img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }"
 MODEL_QUEUE = dict(concurrency_limit=1, concurrency_id="model")
 _PAINT = "#{:02x}{:02x}{:02x}".format(*PAINT_RGBA[:3])
 
@@ -66,7 +68,7 @@ def build_ui(app: InpaintApp) -> gr.Blocks:
         status = gr.Markdown("Load an image or pick an example.", elem_id="status")
         with gr.Row():
             result = gr.Image(label="Completed image", type="numpy", format="png", interactive=False,
-                              elem_id="result")
+                              height=420, elem_id="result")
             with gr.Column():
                 panels = gr.Gallery(label="What the model saw and predicted", columns=3, height=420,
                                     format="png", elem_id="panels")
