@@ -1,6 +1,7 @@
-# Two entry points, both create the environment on first use (a fresh machine has no venv):
+# Entry points; each creates the environment on first use (a fresh machine has no venv):
 #   make train ARGS="..."   runs python train.py with Hydra overrides
 #   make test               runs the test suite
+#   make lint               ruff (config in pyproject.toml); CI runs it after the tests
 #   make test-browser       runs the app's real-browser test (installs Debian's chromium and Playwright)
 VENV    ?= .venv
 PYTHON  ?= python3
@@ -9,7 +10,7 @@ PY      := $(VENV)/bin/python
 TORCH   ?= torch==2.14.1 torchvision==0.29.1
 STAMP   := $(VENV)/.mminvert-installed
 
-.PHONY: env train test test-browser bench clean-env
+.PHONY: env train test lint test-browser bench clean-env
 
 env: $(STAMP)
 
@@ -27,6 +28,9 @@ train: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 $(ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
 
 # The app in headless Chromium (tests/test_app_browser.py): Debian's browser, Playwright from PyPI driving it
 # (Playwright's own browser download is not used). apt-get needs root: SUDO=sudo for a normal user.
