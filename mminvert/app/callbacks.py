@@ -20,8 +20,18 @@ import numpy as np
 from PIL import Image
 
 from ..inference import Inpainter
-from .images import (InputError, colorize_seg, gray_to_rgb, legend_html, load_image, preview, read_edge_guidance,
-                     read_seg_guidance, save_png, to_uint8)
+from .images import (
+    InputError,
+    colorize_seg,
+    gray_to_rgb,
+    legend_html,
+    load_image,
+    preview,
+    read_edge_guidance,
+    read_seg_guidance,
+    save_png,
+    to_uint8,
+)
 from .masks import hole_ratio, layer_from_known, mask_from_layers, preset_mask
 from .methods import SAMPLERS, Cancelled, CancelToken, optim_inversion, telea
 
@@ -153,7 +163,8 @@ class InpaintApp:
         path = save_png(result, self.out_dir, Path(state["name"]).stem + "_inpainted")
         top, left, side = p["window"]
         R = self.inpainter.R
-        panels = [(_enlarge(to_uint8(p["input"] * p["mask"])), f"model input: window {side}x{side} at ({left}, {top}) -> {R} px, hole grey"),
+        where = f"window {side}x{side} at ({left}, {top}) -> {R} px"
+        panels = [(_enlarge(to_uint8(p["input"] * p["mask"])), f"model input: {where}, hole grey"),
                   (_enlarge(to_uint8(p["output"])), "raw generator output"),
                   (_enlarge(to_uint8(p["composite"])), "composite in the window")]
         if p["seg"] is not None:
@@ -193,7 +204,8 @@ class InpaintApp:
         finally:
             self._finish(session, token)
         path = save_png(out, self.out_dir, Path(state["name"]).stem + "_optim")
-        return _for_display(out), path, f"Optimisation-based inversion: {steps} Adam steps on W+ of the model's generator."
+        return (_for_display(out), path,
+                f"Optimisation-based inversion: {steps} Adam steps on W+ of the model's generator.")
 
     def cancel(self, session: str = "") -> str:
         with self._jobs_lock:

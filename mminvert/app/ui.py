@@ -115,7 +115,7 @@ def build_ui(app: InpaintApp) -> gr.Blocks:
                   **MODEL_QUEUE)
         telea_btn.click(app.compare_telea, [state, editor], [telea_img, telea_file, status], **MODEL_QUEUE)
 
-        def optim(s, e, n, request: gr.Request, progress=gr.Progress()):
+        def optim(s, e, n, request: gr.Request, progress=gr.Progress()):  # noqa: B008 — Gradio's idiom
             return app.compare_optim(s, e, n, request.session_hash or "",
                                      lambda i, total: progress((i, total), desc="W+ optimisation"))
 
