@@ -42,7 +42,7 @@ def encoder_input(batch: dict[str, Tensor], num_classes: int, use_aux: bool) -> 
         oh = one_hot_seg(seg, num_classes) if seg is not None else image.new_zeros(b, num_classes, h, w)
         edge = batch.get("edge", image.new_zeros(b, 1, h, w))
         parts += [oh.to(image.dtype) * m_seg, m_seg, edge * m_edge, m_edge]
-    return torch.cat(parts, dim=1)
+    return torch.cat(parts, dim=1)  # [paper:MGE-input]
 
 
 class MultiModalGuidedEncoder(nn.Module):
