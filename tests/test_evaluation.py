@@ -14,10 +14,9 @@ from PIL import Image
 
 from mminvert.cli import main as mminvert_cli
 from mminvert.evaluation import evaluate
-from mminvert.io import resolve_checkpoint
 from mminvert.inference import Inpainter
 from mminvert.inference.cli import inpaint_paths
-from mminvert.io import save_stylegan2
+from mminvert.io import resolve_checkpoint, save_stylegan2
 from mminvert.metrics import find_inception_weights
 from mminvert.stylegan2 import StyleGAN2Discriminator
 from mminvert.training import train

@@ -65,7 +65,8 @@ class Progress:
         if self.count and elapsed > 0:
             rate = self.count / elapsed
             rate_text = f"{rate:.3g} {self.unit}/s" if rate >= 1 else f"{1 / rate:.3g} s/{self.unit.rstrip('s')}"
-            text += f", {rate_text}, elapsed {format_seconds(elapsed)}, ETA {format_seconds((self.total - self.count) / rate)}"
+            eta = format_seconds((self.total - self.count) / rate)
+            text += f", {rate_text}, elapsed {format_seconds(elapsed)}, ETA {eta}"
         return text
 
     def update(self, n: int = 1) -> None:

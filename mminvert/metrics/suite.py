@@ -48,7 +48,8 @@ class InpaintingMetrics:
         if inception is not None:
             self.info["inception"] = dict(getattr(inception, "info", {}))
         if lpips is not None:
-            self.info["lpips"] = {"net": getattr(lpips, "net_name", "?"), "pretrained": getattr(lpips, "pretrained", None)}
+            self.info["lpips"] = {"net": getattr(lpips, "net_name", "?"),
+                                  "pretrained": getattr(lpips, "pretrained", None)}
         self.reset()
 
     def reset(self) -> None:
