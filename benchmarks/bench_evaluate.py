@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import platform
 import subprocess
 import sys
@@ -79,6 +80,7 @@ def main() -> None:
     ap.add_argument("--modes", default="uncached,cold,warm")
     ap.add_argument("--micro", action="store_true", help="also time Inception at batch 16 vs 48")
     args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")  # evaluate's progress lines
     print(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
           f"fp32 GEMM {gemm_gflops():.0f} GFLOP/s (machine shared with other jobs: figures vary)", flush=True)
     meter = InceptionMeter()
