@@ -118,8 +118,6 @@ def _compose(overrides: list[str]):
 @pytest.mark.parametrize("where,overrides", COMMANDS, ids=[w for w, _ in COMMANDS])
 @pytest.mark.filterwarnings("ignore:.*pretrained. false.*")
 def test_documented_command_composes_and_builds(where, overrides, stand_ins, tmp_path):
-    if "data=folder" in overrides and "model=mminvertfill_256" in overrides:
-        pytest.xfail("issue #12.1: a folder without label maps and a multi-modal model (being fixed on branch reldata)")
     overrides = [*_with_stand_ins(overrides, stand_ins), f"paths.output_dir={tmp_path}"]
     cfg = _compose(overrides)
     generator = cfg.model.generator if cfg.get("model") else None

@@ -68,7 +68,11 @@ class MultiModalGuidedEncoder(nn.Module):
                                     bottleneck=dict(bottleneck or {}), fusion=fusion, guidance=guidance, heads=heads,
                                     patch_sizes=list(patch_sizes)))
         if use_aux and num_classes < 1:
-            raise ValueError("a multi-modal encoder needs num_classes >= 1 (set use_aux=false for RGB only)")
+            raise ValueError(
+                f"the multi-modal encoder (use_aux=true) needs segmentation classes, but num_classes={num_classes}. "
+                "Model configs take it from data.num_classes, which is 0 for data without label maps: give the data "
+                "label maps (data.source.labels_root=... data.num_classes=K), or train an RGB-only model "
+                "(model=invertfill | psp, or model.encoder.use_aux=false)")
         self.num_classes, self.use_aux = num_classes, use_aux
         in_channels = 4 + (num_classes + 3 if use_aux else 0)
         self.backbone = DownBackbone(in_channels, channels)
