@@ -55,6 +55,10 @@ class Clock:
         return statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows)
 
 
+def _now() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
 def module_timer(module: torch.nn.Module, clock: Clock, name: str) -> None:
     """Time every forward call of `module` under `name`."""
     state = {}
@@ -84,7 +88,7 @@ def main() -> None:
 
     with initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose("config", overrides=["paths.output_dir=/tmp/bench_train_step", *args.overrides])
-    print(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads, fp32 GEMM {gemm_gflops():.0f} GFLOP/s "
+    print(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads, fp32 GEMM {gemm_gflops():.3g} GFLOP/s "
           f"(512x512 matmul, best of 0.3 s); torch {torch.__version__}")
     print(f"overrides: {' '.join(args.overrides) or '(none: the default job)'}")
 
@@ -124,17 +128,18 @@ def main() -> None:
             losses[name] = term.weight * value
         total = sum(losses.values())
         marks = {}
-        out["image"].register_hook(lambda g: marks.setdefault("gen_out", time.perf_counter()) and None)
-        out["ws"].register_hook(lambda g: marks.setdefault("ws", time.perf_counter()) and None)
+        out["image"].register_hook(lambda g: marks.setdefault("gen_out", _now()) and None)
+        out["ws"].register_hook(lambda g: marks.setdefault("ws", _now()) and None)
         opt_e.zero_grad(set_to_none=True)
-        b0 = time.perf_counter()
+        b0 = _now()
         with clock("backward (total)"):
             total.backward()
-        b1 = time.perf_counter()
+        b1 = _now()
         if "gen_out" in marks and "ws" in marks:
-            clock.add("  bwd: loss terms → ŷ", marks["gen_out"] - b0, float("nan"))
-            clock.add("  bwd: generator ŷ → W+", marks["ws"] - marks["gen_out"], float("nan"))
-            clock.add("  bwd: W+ → encoder", b1 - marks["ws"], float("nan"))
+            g, w = marks["gen_out"], marks["ws"]
+            clock.add("  bwd: loss terms → ŷ", g[0] - b0[0], g[1] - b0[1])
+            clock.add("  bwd: generator ŷ → W+", w[0] - g[0], w[1] - g[1])
+            clock.add("  bwd: W+ → encoder", b1[0] - w[0], b1[1] - w[1])
         with clock("grad clip + Adam step"):
             if module.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.trainable_parameters(), module.grad_clip)
@@ -162,12 +167,12 @@ def main() -> None:
              "discriminator step"]
     print(f"\ntraining step (median of {args.steps} after {args.warmup} warm-up): "
           f"{step_w:.3f} s wall, {step_c:.3f} s CPU")
-    print(f"{'part':<28} {'wall s':>8} {'CPU s':>8} {'% wall':>7}")
+    print(f"{'part':<28} {'wall s':>8} {'CPU s':>8} {'% CPU':>7}")
     for name in order:
         if not clock.parts.get(name):
             continue
         w, c = clock.median(name)
-        print(f"{name:<28} {w:8.3f} {c:8.3f} {100 * w / step_w:6.1f}%")
+        print(f"{name:<28} {w:8.3f} {c:8.3f} {100 * c / step_c:6.1f}%")
 
     with FlopCounterMode(display=False) as fc:
         out = model(batch)

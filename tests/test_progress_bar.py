@@ -111,7 +111,7 @@ def test_run_estimate_is_consistent_with_the_measured_step_time(tmp_path, caplog
                   r"(\d+) steps x \S+ s \+ (\d+) validation passes x (\S+) s\)", text)
     assert m, text
     assert int(m[2]) == 13 and int(m[3]) == 2  # 20 - 7 steps left; validations at steps 10 and 20
-    assert "run time" in text and "the estimate was" in text
+    assert "run time" in text and "process CPU" in text and "the estimate was" in text
     assert trainer.global_step == 20
 
 
