@@ -1,6 +1,7 @@
-# Two entry points, both create the environment on first use (a fresh machine has no venv):
+# Entry points; each creates the environment on first use (a fresh machine has no venv):
 #   make train ARGS="..."   runs python train.py with Hydra overrides
 #   make test               runs the test suite
+#   make lint               ruff (config in pyproject.toml); CI runs it after the tests
 VENV    ?= .venv
 PYTHON  ?= python3
 PY      := $(VENV)/bin/python
@@ -8,7 +9,7 @@ PY      := $(VENV)/bin/python
 TORCH   ?= torch==2.14.1 torchvision==0.29.1
 STAMP   := $(VENV)/.mminvert-installed
 
-.PHONY: env train test bench clean-env
+.PHONY: env train test lint bench clean-env
 
 env: $(STAMP)
 
@@ -26,6 +27,9 @@ train: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 $(ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_generator.py

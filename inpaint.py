@@ -12,7 +12,7 @@ from mminvert.inference.cli import inpaint_paths
 def main(cfg: DictConfig) -> None:
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     inpainter = Inpainter.from_checkpoint(resolve_checkpoint(cfg.ckpt), device=device, context=cfg.context)
-    inpaint_paths(inpainter, cfg.input, cfg.mask, cfg.output, cfg.mask_invert, cfg.overwrite)
+    inpaint_paths(inpainter, cfg.input, cfg.mask, cfg.output, cfg.mask_invert, cfg.overwrite, cfg.on_error)
 
 
 if __name__ == "__main__":

@@ -92,7 +92,7 @@ def main() -> None:
         note = "measured" if run == args.steps else f"extrapolated from {run} steps"
         loss = out["loss"]
         rows.append((R, t_fwd, t_inp, t_run / run, t_opt, note, float(loss[0]), float(loss[-1])))
-        del model, inp, opt, out
+        model = inp = opt = out = None  # free the large model before building the next
 
     print(f"{'res':>4} {'model fwd s':>11} {'Inpainter s':>11} {'optim s/step':>12} "
           f"{'optim s/img':>11} {'optim/Inpainter':>15}  note")

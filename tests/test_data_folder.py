@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from mminvert.data import (BoxMasks, ResumableSampler, CelebAMaskHQSource, FolderSource, InpaintingDataModule, LabelMap, ScenesSource,
+                           read_image, read_mask_file,
                            cityscapes_label_map)
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -194,3 +195,26 @@ def test_cached_edges_equal_computed_edges():
         assert torch.equal(a["image"], b["image"])
         assert (a["edge"] != b["edge"]).float().mean() < 0.01  # Canny is mirror-symmetric up to rare ties
     assert cached.cache_edges and len(cached._edge_cache) == 6
+
+
+def test_sixteen_bit_and_float_images_are_scaled_not_clipped(tmp_path):
+    """PIL's convert("RGB") clips 16-bit grey to white; training images are scaled to 8 bits instead."""
+    grey16 = np.random.default_rng(0).integers(0, 65536, (12, 16), dtype=np.uint16)
+    Image.fromarray(grey16).save(tmp_path / "g16.png")
+    img = read_image(tmp_path / "g16.png")
+    assert img.shape == (12, 16, 3) and img.dtype == np.uint8
+    np.testing.assert_array_equal(img[..., 1], np.rint(grey16 / 257).astype(np.uint8))
+    Image.fromarray(np.linspace(0, 1, 12 * 16, dtype=np.float32).reshape(12, 16)).save(tmp_path / "f.tif")
+    f = read_image(tmp_path / "f.tif")
+    assert f[0, 0, 0] == 0 and f[-1, -1, 0] == 255
+    Image.fromarray(np.full((4, 4), 7.5, np.float32)).save(tmp_path / "hdr.tif")
+    with pytest.raises(ValueError, match="hdr.tif: unreadable image.*values in 0..1"):
+        read_image(tmp_path / "hdr.tif")
+
+
+def test_sixteen_bit_masks_threshold_at_half_range(tmp_path):
+    m = np.full((8, 8), 65535, np.uint16)
+    m[2:5, 2:5] = 300  # dark, but above 255: PIL's 8-bit conversion would call it white
+    Image.fromarray(m).save(tmp_path / "m16.png")
+    known = read_mask_file(tmp_path / "m16.png")
+    assert known[3, 3] == 0 and known[0, 0] == 1 and known.sum() == 64 - 9

@@ -127,7 +127,7 @@ class InpaintingDataModule(pl.LightningDataModule):
             eval_masks=eval_masks, modality=self.modality if train else None, train=train, crop=self.crop,
             hflip=self.hflip, augment=self.augment if train else None, edges=self.edges,
             seed=self.seed + {"train": 0, "val": 1, "test": 2}[split], on_error=self.on_error,
-            cache_edges=self.cache_edges)
+            cache_edges=self.cache_edges, num_classes=self.num_classes)
 
     def prepare_data(self) -> None:
         """Generate the fixed evaluation masks once (Lightning runs this on one process per node)."""
@@ -136,7 +136,21 @@ class InpaintingDataModule(pl.LightningDataModule):
             if hasattr(masks, "ensure"):
                 masks.ensure()
 
+    def check_model(self, model: Any) -> None:
+        """A model that reads segmentation (an encoder with `use_aux` and `num_classes`) must have been built
+        for this data's classes; a mismatch is an error naming both numbers."""
+        encoder = getattr(model, "encoder", None)
+        if not getattr(encoder, "use_aux", False):
+            return  # RGB-only models ignore the labels
+        if int(encoder.num_classes) != self.num_classes:
+            raise ValueError(f"the model's encoder was built for {encoder.num_classes} segmentation classes "
+                             f"(model.encoder.num_classes) but the data has data.num_classes={self.num_classes}: "
+                             "build the model for the data's classes (model.encoder.num_classes: ${data.num_classes})")
+
     def setup(self, stage: str | None = None) -> None:
+        module = getattr(getattr(self, "trainer", None), "lightning_module", None)
+        if module is not None:
+            self.check_model(getattr(module, "model", None))
         splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
         for split in splits.get(stage or "fit", ("train", "val", "test")):
             if split not in self.datasets:

@@ -53,6 +53,19 @@ def fit_geometry(img: np.ndarray, labels: np.ndarray | None, size: int, crop: st
     return np.ascontiguousarray(img), None if labels is None else np.ascontiguousarray(labels)
 
 
+def _check_label_range(labels: np.ndarray, num_classes: int, path: str | None) -> None:
+    """Labels must be class ids 0..num_classes-1 or 255 (ignore); anything else is an error naming the file."""
+    ids = np.unique(labels)
+    bad = ids[(ids >= num_classes) & (ids != IGNORE_INDEX)]
+    if bad.size == 0:
+        return
+    if num_classes == 0:
+        raise ValueError(f"label map of {path}: the data has label maps but data.num_classes=0: set "
+                         "data.num_classes to their number of classes (or drop data.source.labels_root)")
+    raise ValueError(f"label map of {path}: ids {bad[:10].tolist()} are not classes of data.num_classes={num_classes} "
+                     f"(ids 0..{num_classes - 1}, 255 = ignore; convert other ids with data.source.label_map)")
+
+
 class InpaintingDataset(Dataset):
     """`source` (see folder.py / scenes.py), `resolution` R, hole masks from `mask_generator` (training)
     or `eval_masks` (anything with `load(i)`), auxiliary masks from `modality` (tied to `mask` when None)."""
@@ -61,7 +74,7 @@ class InpaintingDataset(Dataset):
                  eval_masks: Any = None, modality: ModalityMasks | None = None, train: bool = True,
                  crop: str = "center", hflip: bool = False, augment: Any = None,
                  edges: dict[str, float] | None = None, seed: int = 0, on_error: str = "raise",
-                 cache_edges: bool = False) -> None:
+                 cache_edges: bool = False, num_classes: int | None = None) -> None:
         if mask_generator is None and eval_masks is None:
             raise ValueError("a dataset needs a mask generator or a set of evaluation masks")
         if crop not in ("center", "random"):
@@ -73,6 +86,7 @@ class InpaintingDataset(Dataset):
         self.train, self.crop, self.hflip, self.augment = train, crop, hflip, augment
         self.edges = dict(edges or {})
         self.seed, self.on_error = int(seed), on_error
+        self.num_classes = num_classes  # labels are checked against it (None: not checked)
         self.skipped = 0
         # Edge maps of un-augmented, centre-cropped images depend only on the index: cache them (per worker).
         self.cache_edges = cache_edges and augment is None and (crop == "center" or not train)
@@ -89,6 +103,8 @@ class InpaintingDataset(Dataset):
             i = (index + attempt) % len(self.source)
             try:
                 img, labels, path = self.source.load(i)
+                if labels is not None and self.num_classes is not None:
+                    _check_label_range(labels, self.num_classes, path)
                 return i, img, labels, path
             except (OSError, ValueError) as e:
                 if self.on_error == "raise":

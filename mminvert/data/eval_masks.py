@@ -39,7 +39,7 @@ def _bucket_name(lo: float, hi: float) -> str:
 
 
 def read_mask_file(path: str | os.PathLike, invert: bool = False) -> np.ndarray:
-    """A mask image -> (H, W) float32 {0, 1}, 1 = known (pixel > 127) unless `invert`.
+    """A mask image -> (H, W) float32 {0, 1}, 1 = known (pixel > 127; 16-bit masks: > 32767) unless `invert`.
 
     Single-channel images, or RGB(A) images whose colour channels are equal; anything else is refused
     with an error naming the file.
@@ -47,7 +47,10 @@ def read_mask_file(path: str | os.PathLike, invert: bool = False) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()
-            arr = np.asarray(im.convert("L") if im.mode in ("1", "P", "I;16", "I") else im)
+            if im.mode.startswith("I"):  # 16/32-bit: threshold at half the 16-bit range (no clipping to 255)
+                arr = np.where(np.asarray(im).astype(np.int64) > 32767, 255, 0).astype(np.uint8)
+            else:
+                arr = np.asarray(im.convert("L") if im.mode in ("1", "P") else im)
     except (OSError, ValueError) as e:
         raise ValueError(f"{path}: unreadable mask image ({e})") from None
     if arr.ndim == 3:

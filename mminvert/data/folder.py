@@ -21,12 +21,28 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """(H, W, 3) uint8 RGB; grayscale/RGBA/palette images are converted. Corrupt files -> ValueError naming them."""
+    """(H, W, 3) uint8 RGB; grayscale/RGBA/palette images are converted, 16-bit ones scaled to 8 bits (PIL's
+    own conversion would clip them to white). Corrupt files -> ValueError naming them."""
     try:
         with Image.open(path) as im:
+            if im.mode.startswith("I") or im.mode == "F":
+                grey = _grey_to_8bit(np.asarray(im), im.mode)
+                return np.repeat(grey[..., None], 3, axis=2)
             return np.asarray(im.convert("RGB")).copy()
     except (OSError, ValueError, SyntaxError) as e:
         raise ValueError(f"{path}: unreadable image ({e})") from None
+
+
+def _grey_to_8bit(a: np.ndarray, mode: str) -> np.ndarray:
+    """16-bit grey (I;16, or I holding 0..65535) -> uint8 by 65535 -> 255; float grey in 0..1 -> uint8."""
+    if mode == "F":
+        if not (np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1):
+            raise ValueError("float images must hold values in 0..1 to be used as training data")
+        return np.rint(a * 255).astype(np.uint8)
+    a = a.astype(np.int64)
+    if a.min() < 0 or a.max() > 65535:
+        raise ValueError(f"{mode} image with values {a.min()}..{a.max()} outside 0..65535")
+    return ((a * 255 + 32767) // 65535).astype(np.uint8)
 
 
 def read_labels(path: str | os.PathLike) -> np.ndarray:
@@ -42,8 +58,12 @@ def read_labels(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"{path}: {e}") from None
 
 
-def _split_files(files: list[Path], split: str, val_count: int, test_count: int) -> list[Path]:
+def _split_files(files: list[Path], split: str, val_count: int, test_count: int, where: Path) -> list[Path]:
     n = len(files)
+    if n and n <= val_count + test_count:
+        raise ValueError(f"{where} holds {n} images, but val_count={val_count} + test_count={test_count} are held "
+                         "out for validation and testing, which leaves none to train on: lower "
+                         "data.source.val_count / data.source.test_count, or give file lists (data.source.lists)")
     bounds = {"train": (0, n - val_count - test_count), "val": (n - val_count - test_count, n - test_count),
               "test": (n - test_count, n)}
     if split not in bounds:
@@ -75,7 +95,7 @@ class FolderSource:
             self.files = [Path(ln) if Path(ln).is_absolute() else self.root / ln for ln in lines]
         else:
             files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
-            self.files = _split_files(files, split, val_count, test_count)
+            self.files = _split_files(files, split, val_count, test_count, self.root)
         if not self.files:
             raise FileNotFoundError(f"no images for split {split!r} under {self.root}")
         self.labels_root = Path(labels_root) if labels_root else None
@@ -130,7 +150,7 @@ class CelebAMaskHQSource:
         if not img_dir.is_dir():
             raise FileNotFoundError(f"CelebAMask-HQ images not found at {img_dir}")
         files = sorted(img_dir.glob("*.jpg"), key=lambda p: int(p.stem) if p.stem.isdigit() else -1)
-        self.files = _split_files(files, split, val_count, test_count)
+        self.files = _split_files(files, split, val_count, test_count, img_dir)
         if not self.files:
             raise FileNotFoundError(f"no CelebAMask-HQ images for split {split!r} under {img_dir}")
         self.anno = self.root / "CelebAMask-HQ-mask-anno"

@@ -36,14 +36,14 @@ class ACBBlock(nn.Module):
         self.rates = tuple(rates)
 
     def forward(self, f: Tensor) -> Tensor:
-        m = torch.sigmoid(self.gate(f))
+        m = torch.sigmoid(self.gate(f))  # [paper:ACB-gate] m_t = σ(conv3x3(f_t))
         m_stats = _channel_stats(m)
         paths = [torch.relu(conv(f)) for conv in self.paths]
         logits = torch.cat([w(torch.cat([_channel_stats(p), m_stats], 1)) for w, p in zip(self.weights, paths)], 1)
-        alpha = torch.softmax(logits, dim=1)  # (B, |R|, H, W)
+        alpha = torch.softmax(logits, dim=1)  # [paper:ACB-weights] α_t = softmax_r(a_t), (B, |R|, H, W)
         context = sum(alpha[:, i : i + 1] * p for i, p in enumerate(paths))
         # f_{t+1} = act(norm(f_t ⊙ (1 − m_t) + m_t ⊙ Σ_r α_t^r ⊙ f_t^r))
-        return self.act(self.norm(f * (1 - m) + m * context))
+        return self.act(self.norm(f * (1 - m) + m * context))  # [paper:ACB]
 
 
 class ResBlock(nn.Module):

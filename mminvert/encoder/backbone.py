@@ -41,6 +41,6 @@ class DownBackbone(nn.Module):
         s1 = self.down1(s0)  # 4x4 stride-2 convs with padding 1 halve even sizes exactly
         s2 = self.down2(s1)
         f = self.conv(self.down3(s2))
-        f0, g0 = self.tail(self.attention(f), return_gate=True)
+        f0, g0 = self.tail(self.attention(f), return_gate=True)  # [paper:backbone] f₀, g₀
         return f0, g0, [s0, s1, s2]
 

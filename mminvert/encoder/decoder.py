@@ -81,7 +81,7 @@ class MultiModalDecoder(nn.Module):
                 a = self._guidance(fe, fs, edge_logits, seg_logits, gt_edge, gt_seg_onehot, x.shape[-2:])
             else:
                 edge_logits = seg_logits = None
-            x = self.gma[i](x, a, mask)
+            x = self.gma[i](x, a, mask)  # [paper:MMD] GMA after each RGB up-sampling stage
             rgb = torch.tanh(self.heads[i].rgb(x))
             out["features"].append(x)
             out["rgb"].append(rgb)
@@ -93,7 +93,7 @@ class MultiModalDecoder(nn.Module):
     def _guidance(self, fe: Tensor, fs: Tensor, edge_logits: Tensor, seg_logits: Tensor | None,
                   gt_edge: Tensor | None, gt_seg: Tensor | None, size: torch.Size) -> Tensor:
         if self.guidance == "unbiased":
-            return torch.cat([fe, fs], dim=1)
+            return torch.cat([fe, fs], dim=1)  # [paper:MMD-guidance] unbiased: a = [edge, seg features]
         if self.guidance == "biased":
             parts = [torch.sigmoid(edge_logits)] + ([torch.softmax(seg_logits, 1)] if seg_logits is not None else [])
             return torch.cat(parts, dim=1)

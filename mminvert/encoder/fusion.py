@@ -33,7 +33,7 @@ class ADN(nn.Module):
 
     def forward(self, x: Tensor, a: Tensor) -> Tensor:
         e = self.embed(a)
-        return self.norm(x) * self.gamma(e) + self.beta(torch.cat([x, e], dim=1))
+        return self.norm(x) * self.gamma(e) + self.beta(torch.cat([x, e], dim=1))  # [paper:ADN]
 
 
 class AddFusion(nn.Module):

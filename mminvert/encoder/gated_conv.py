@@ -23,7 +23,7 @@ class GatedConv2d(nn.Module):
     def forward(self, x: Tensor, return_gate: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         f, g = self.conv(x).chunk(2, dim=1)
         gate = torch.sigmoid(g)
-        out = self.act(f) * gate
+        out = self.act(f) * gate  # [paper:gated-conv] out = φ(conv_f(x)) ⊙ σ(conv_g(x))
         return (out, gate) if return_gate else out
 
 

@@ -30,7 +30,7 @@ class GatedFeedForward(nn.Module):
         self.wo = nn.Conv2d(hidden, channels, 1)
 
     def forward(self, o: Tensor) -> Tensor:
-        return self.wo(F.gelu(self.w1(o)) * torch.sigmoid(self.wg(o)))
+        return self.wo(F.gelu(self.w1(o)) * torch.sigmoid(self.wg(o)))  # [paper:gated-FFN]
 
 
 class GMABlock(nn.Module):
@@ -45,5 +45,5 @@ class GMABlock(nn.Module):
         self.ffn = GatedFeedForward(channels, ffn_expansion)
 
     def forward(self, x: Tensor, a: Tensor | None, mask: Tensor) -> Tensor:
-        h = x + self.attention(self.fuse_attn(x, a), x, mask)
+        h = x + self.attention(self.fuse_attn(x, a), x, mask)  # [paper:GMA] h = x + Attn(Fuse₁(x, a))
         return h + self.ffn(self.fuse_ffn(h, a))

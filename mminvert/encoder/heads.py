@@ -34,4 +34,4 @@ class MultiModalHead(nn.Module):
             parts.append(torch.sigmoid(edge))
         if seg is not None:
             parts.append(torch.softmax(seg, dim=1))
-        return torch.cat(parts, dim=1)
+        return torch.cat(parts, dim=1)  # [paper:MMH] P_s = cat(ŷ_s, σ(ê_s), softmax(ŝ_s))

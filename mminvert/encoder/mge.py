@@ -42,7 +42,7 @@ def encoder_input(batch: dict[str, Tensor], num_classes: int, use_aux: bool) -> 
         oh = one_hot_seg(seg, num_classes) if seg is not None else image.new_zeros(b, num_classes, h, w)
         edge = batch.get("edge", image.new_zeros(b, 1, h, w))
         parts += [oh.to(image.dtype) * m_seg, m_seg, edge * m_edge, m_edge]
-    return torch.cat(parts, dim=1)
+    return torch.cat(parts, dim=1)  # [paper:MGE-input]
 
 
 class MultiModalGuidedEncoder(nn.Module):
@@ -68,7 +68,11 @@ class MultiModalGuidedEncoder(nn.Module):
                                     bottleneck=dict(bottleneck or {}), fusion=fusion, guidance=guidance, heads=heads,
                                     patch_sizes=list(patch_sizes)))
         if use_aux and num_classes < 1:
-            raise ValueError("a multi-modal encoder needs num_classes >= 1 (set use_aux=false for RGB only)")
+            raise ValueError(
+                f"the multi-modal encoder (use_aux=true) needs segmentation classes, but num_classes={num_classes}. "
+                "Model configs take it from data.num_classes, which is 0 for data without label maps: give the data "
+                "label maps (data.source.labels_root=... data.num_classes=K), or train an RGB-only model "
+                "(model=invertfill | psp, or model.encoder.use_aux=false)")
         self.num_classes, self.use_aux = num_classes, use_aux
         in_channels = 4 + (num_classes + 3 if use_aux else 0)
         self.backbone = DownBackbone(in_channels, channels)

@@ -71,7 +71,7 @@ class MaskGatedPatchAttention(nn.Module):
             hq, hk, hv = (_to_tokens(t[:, sl], self.heads_per_group, p) for t in (q, k, v))
             valid = F.avg_pool2d(m, p).flatten(1)  # v_j (B, N)
             g = F.avg_pool2d(gate, p).flatten(1) * valid
-            bias = torch.log(g.clamp_min(1e-6))[:, None, None, :]  # log g_j, broadcast over heads and queries
+            bias = torch.log(g.clamp_min(1e-6))[:, None, None, :]  # [paper:GMA-gating] log g_j, over heads and queries
             if self.keep_attention:
                 logits = hq @ hk.transpose(-1, -2) / math.sqrt(hq.shape[-1]) + bias
                 attn = torch.softmax(logits, dim=-1)

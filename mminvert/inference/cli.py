@@ -1,33 +1,53 @@
 """Inpaint files: an image and a mask, or a folder of images with a folder of masks (same stems) or one
-mask for all. Outputs go to a separate folder and never replace an input."""
+mask for all. Nothing the user has is replaced or lost:
+
+- outputs go to `output_dir/<relative path>/<stem>.png` (`.tif` for TIFF inputs), in the input's depth and mode;
+  inputs of one folder that share a stem (`a.png`, `a.jpg`) get `<stem>_<ext>.png` each, so every input has
+  its own output;
+- the output folder's manifest (`.mminvert_outputs.json`) lists the files this tool wrote with their SHA-256;
+  `overwrite=True` replaces only those, and only while unchanged — never an input or any other file;
+- every output name is checked before the first file is written; each file is written atomically;
+- `on_error="fail"` reads and checks every image and mask first and stops, writing nothing, if one is
+  unreadable (or its mask has another size); `on_error="skip"` leaves such pairs out and lists them at the end.
+"""
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+from collections import Counter
 from pathlib import Path
 
-from PIL import Image
 from rich.progress import track
 
+from .image_files import image_size, output_suffix, read_image_file, write_image_file
 from .inpainter import Inpainter
 
-__all__ = ["inpaint_paths", "collect_pairs"]
+__all__ = ["inpaint_paths", "collect_pairs", "output_paths", "OutputManifest", "IMAGE_EXTENSIONS"]
 
 log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+ON_ERROR = ("fail", "skip")
 
 
-def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+def _images(folder: Path, exclude: Path | None = None) -> list[Path]:
+    """Image files under `folder` (recursive; hidden files and anything under `exclude` left out)."""
+    ex = exclude.resolve() if exclude is not None else None
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+                  and (ex is None or not p.resolve().is_relative_to(ex)))
 
 
-def collect_pairs(input_path: str | Path, mask_path: str | Path) -> list[tuple[Path, Path]]:
-    """(image, mask) pairs. A folder of masks is matched by relative path and stem (any extension)."""
+def collect_pairs(input_path: str | Path, mask_path: str | Path,
+                  exclude: str | Path | None = None) -> list[tuple[Path, Path]]:
+    """(image, mask) pairs. A folder of masks is matched by relative path and stem (any extension). Images under
+    `exclude` (an output folder inside the input folder) are not inputs."""
     inp, msk = Path(input_path), Path(mask_path)
     if not inp.exists():
         raise FileNotFoundError(f"input {inp} does not exist")
     if not msk.exists():
         raise FileNotFoundError(f"mask {msk} does not exist")
-    images = _images(inp) if inp.is_dir() else [inp]
+    images = _images(inp, None if exclude is None else Path(exclude)) if inp.is_dir() else [inp]
     if not images:
         raise FileNotFoundError(f"no images in {inp}")
     if msk.is_file():
@@ -45,36 +65,110 @@ def collect_pairs(input_path: str | Path, mask_path: str | Path) -> list[tuple[P
     return pairs
 
 
-def _open(path: Path) -> Image.Image:
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return im.copy()
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: unreadable image ({e})") from None
+def output_paths(images: list[Path], root: Path) -> list[Path]:
+    """Each image's output path relative to the output folder (distinct for distinct images)."""
+    plain = [img.relative_to(root).with_suffix(output_suffix(img)) for img in images]
+    shared = Counter(p.with_suffix("") for p in plain)
+    rels = [p if shared[p.with_suffix("")] == 1 else
+            p.with_name(f"{img.stem}_{img.suffix.lstrip('.').lower()}{p.suffix}")
+            for img, p in zip(images, plain)]
+    clashes = [r for r, n in Counter(rels).items() if n > 1]
+    if clashes:
+        raise ValueError(f"several inputs would be written to the same output {clashes[0]}: rename one of them")
+    return rels
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class OutputManifest:
+    """`<output folder>/.mminvert_outputs.json`: {relative path: SHA-256} of the files this tool wrote there."""
+
+    NAME = ".mminvert_outputs.json"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.path = folder, folder / self.NAME
+        self.files: dict[str, str] = {}
+        if self.path.is_file():
+            try:
+                self.files = dict(json.loads(self.path.read_text())["files"])
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                log.warning("%s is unreadable (%s): no earlier output will be overwritten", self.path, e)
+
+    def owns(self, target: Path) -> bool:
+        """True if this tool wrote `target` and it is unchanged since."""
+        rel = target.relative_to(self.folder).as_posix()
+        return rel in self.files and target.is_file() and _sha256(target) == self.files[rel]
+
+    def record(self, target: Path) -> None:
+        self.files[target.relative_to(self.folder).as_posix()] = _sha256(target)
+        tmp = self.path.with_name(f"{self.NAME}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"format": "mminvert.inpaint_outputs", "version": 1, "files": self.files}, indent=1))
+        os.replace(tmp, self.path)
+
+
+def _read_pair(img_path: Path, mask_path: Path):
+    image, mask = read_image_file(img_path), read_image_file(mask_path)
+    if image_size(mask) != image_size(image):
+        raise ValueError(f"{mask_path}: mask size {image_size(mask)} differs from image {img_path} size "
+                         f"{image_size(image)} (H, W)")
+    return image, mask
 
 
 def inpaint_paths(inpainter: Inpainter, input_path: str | Path, mask_path: str | Path, output_dir: str | Path,
-                  mask_invert: bool = False, overwrite: bool = False) -> list[Path]:
-    """Inpaint every pair; write `output_dir/<relative path>.png`. Returns the written files."""
-    pairs = collect_pairs(input_path, mask_path)
-    out_root = Path(output_dir).resolve()
-    inputs = {p.resolve() for pair in pairs for p in pair}
+                  mask_invert: bool = False, overwrite: bool = False, on_error: str = "fail") -> list[Path]:
+    """Inpaint every pair into `output_dir` (see the module docstring). Returns the written files."""
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+    out_root = Path(output_dir)
+    if out_root.exists() and not out_root.is_dir():
+        raise NotADirectoryError(f"output={out_root} is a file: output must be a folder (created if missing)")
+    out_root = out_root.resolve()
+    pairs = collect_pairs(input_path, mask_path, exclude=out_root)
     root = Path(input_path) if Path(input_path).is_dir() else Path(input_path).parent
-    written = []
-    for img_path, mask_path_ in track(pairs, description="inpainting", disable=len(pairs) < 2):
-        rel = img_path.relative_to(root).with_suffix(".png")
-        target = out_root / rel
+    targets = [out_root / rel for rel in output_paths([img for img, _ in pairs], root)]
+    manifest = OutputManifest(out_root)
+    inputs = {p.resolve() for pair in pairs for p in pair}
+    for (img_path, _), target in zip(pairs, targets):
         if target.resolve() in inputs:
-            raise ValueError(f"{target} is an input file: choose an output folder that does not hold the inputs")
+            raise ValueError(f"{target} (the output of {img_path}) is an input file: choose an output folder that "
+                             "does not hold the inputs")
         if target.exists() and not overwrite:
-            raise FileExistsError(f"{target} exists (pass overwrite=true to replace earlier outputs)")
-        image, mask = _open(img_path), _open(mask_path_)
-        if mask.size != image.size:
-            raise ValueError(f"{mask_path_}: mask size {mask.size} differs from image {img_path} size {image.size}")
+            raise FileExistsError(f"{target} exists (pass overwrite=true to replace earlier outputs of this tool)")
+        if target.exists() and not manifest.owns(target):
+            raise FileExistsError(f"{target} exists and was not written by inpaint.py (or was changed since): "
+                                  "refusing to replace it even with overwrite=true; choose another output folder")
+    if on_error == "fail":  # read everything first: an unreadable file stops the run before anything is written
+        problems = []
+        for img_path, m_path in pairs:
+            try:
+                _read_pair(img_path, m_path)
+            except ValueError as e:
+                problems.append(str(e))
+        if problems:
+            raise ValueError(f"{len(problems)} of {len(pairs)} input(s) cannot be used, nothing was written "
+                             f"(on_error=skip leaves them out):\n  " + "\n  ".join(problems))
+    written, skipped = [], []
+    jobs = list(zip(pairs, targets))
+    for (img_path, m_path), target in track(jobs, description="inpainting", disable=len(jobs) < 2):
+        try:
+            image, mask = _read_pair(img_path, m_path)
+        except ValueError as e:
+            if on_error == "fail":
+                raise
+            skipped.append(str(e))
+            continue
         result = inpainter(image, mask, mask_invert=mask_invert)
         target.parent.mkdir(parents=True, exist_ok=True)
-        result.save(target)
+        write_image_file(result, target)
+        manifest.record(target)
         written.append(target)
     log.info("wrote %d image(s) to %s", len(written), out_root)
+    if skipped:
+        log.warning("skipped %d of %d input(s) (on_error=skip):\n  %s", len(skipped), len(pairs), "\n  ".join(skipped))
     return written

@@ -1,12 +1,14 @@
-"""Inpaint images of any size and aspect ratio with a trained model; known pixels are never changed.
+"""Inpaint images of any size, aspect ratio and depth with a trained model; known pixels are never changed.
 
 Each image is processed in a square window around its hole (the hole's bounding box grown by
 `context`, at least the model's resolution R, padded by edge replication where it leaves the image),
-resized to R, inpainted, resized back and pasted into the hole pixels only. Inputs may be PIL images,
-numpy arrays (H, W), (H, W, 3) or (H, W, 4) uint8, or tensors (3, H, W) in [-1, 1]; the output has
-the input's type, size and mode (grayscale stays grayscale, RGBA keeps its alpha). Masks: 1 / white
-(> 127) = known, 0 / black = hole, unless `mask_invert`. A mask whose size differs from its image is an
-error (no silent resizing). An empty hole returns the input; an all-hole mask generates the whole image.
+resized to R, inpainted, resized back and pasted into the hole pixels only. Inputs may be PIL images
+(modes 1, L, LA, P, RGB, RGBA, I;16, I, F), numpy arrays (H, W), (H, W, 3) or (H, W, 4) of uint8 or uint16,
+or tensors (3, H, W) in [-1, 1]; the output has the input's type, size, mode and depth (16-bit stays 16-bit,
+grayscale stays grayscale, alpha and palette are kept): see `image_formats.py`. Masks: 1 / white = known,
+0 / black = hole (or transparent, for masks with alpha), unless `mask_invert`. A mask whose size differs
+from its image is an error (no silent resizing). An empty hole returns the input; an all-hole mask
+generates the whole image.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from torch import Tensor
 
 from ..inversion import MMInvertFill
 from .bundle import load_bundle, save_bundle
+from .image_formats import NativeImage, known_pixels
 
 __all__ = ["Inpainter"]
 
@@ -32,53 +35,13 @@ ImageLike = Union[Image.Image, np.ndarray, Tensor]
 
 @dataclass
 class _Item:
-    kind: str              # "pil", "numpy" or "tensor"
-    mode: str              # "L", "RGB" or "RGBA" (for pil/numpy)
-    original: Any
-    rgb: Tensor            # (3, H, W) float in [-1, 1]
-    known: Tensor          # (H, W) bool
-    seg: Tensor | None     # (H, W) int64
-    edge: Tensor | None    # (H, W) float {0, 1}
-
-
-def _image_to_item(image: ImageLike) -> tuple[str, str, Tensor]:
-    if isinstance(image, Image.Image):
-        mode = image.mode if image.mode in ("L", "RGB", "RGBA") else "RGB"
-        arr = np.asarray(image.convert(mode))
-        kind = "pil"
-    elif isinstance(image, np.ndarray):
-        arr, kind = image, "numpy"
-        if arr.dtype != np.uint8:
-            raise ValueError(f"numpy images must be uint8, got {arr.dtype}")
-        mode = {2: "L"}.get(arr.ndim) or {3: "RGB", 4: "RGBA", 1: "L"}.get(arr.shape[2] if arr.ndim == 3 else 0, "")
-        if not mode:
-            raise ValueError(f"numpy image must be (H, W), (H, W, 3) or (H, W, 4), got {arr.shape}")
-    elif isinstance(image, Tensor):
-        if image.ndim != 3 or image.shape[0] != 3:
-            raise ValueError(f"tensor images must be (3, H, W) in [-1, 1], got {tuple(image.shape)}")
-        return "tensor", "RGB", image.detach().float().cpu()
-    else:
-        raise TypeError(f"unsupported image type {type(image).__name__}")
-    a = arr.reshape(arr.shape[0], arr.shape[1], -1)[..., :3].astype(np.float32)
-    if a.shape[2] == 1:
-        a = np.repeat(a, 3, axis=2)
-    return kind, mode, torch.from_numpy(a).permute(2, 0, 1) / 127.5 - 1
-
-
-def _mask_to_known(mask: ImageLike, invert: bool) -> Tensor:
-    if isinstance(mask, Image.Image):
-        m = np.asarray(mask.convert("L")) > 127
-    elif isinstance(mask, np.ndarray):
-        a = mask[..., 0] if mask.ndim == 3 else mask
-        m = a > 127 if a.dtype == np.uint8 else a > 0.5
-    elif isinstance(mask, Tensor):
-        a = mask.detach().cpu()
-        a = a[0] if a.ndim == 3 else a
-        m = (a > 0.5).numpy()
-    else:
-        raise TypeError(f"unsupported mask type {type(mask).__name__}")
-    known = torch.from_numpy(np.ascontiguousarray(m))
-    return ~known if invert else known
+    """One image of a batch: what the model reads (`rgb`, `known`, guidance) and how to write the result back."""
+    rgb: Tensor                  # (3, H, W) float in [-1, 1]
+    known: Tensor                # (H, W) bool
+    seg: Tensor | None           # (H, W) int64
+    edge: Tensor | None          # (H, W) float {0, 1}
+    native: NativeImage | None   # PIL / numpy inputs, at their own depth
+    tensor: Tensor | None        # tensor inputs
 
 
 def _resize(x: Tensor, size: int, mode: str) -> Tensor:
@@ -105,7 +68,7 @@ class Inpainter:
         self.use_aux = model.encoder.use_aux
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu", **kwargs: Any) -> "Inpainter":
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu", **kwargs: Any) -> Inpainter:
         """From an inference bundle or a training checkpoint of the inpainting task."""
         return cls(load_bundle(path, map_location=device), device, **kwargs)
 
@@ -141,17 +104,26 @@ class Inpainter:
 
     # ------------------------------------------------------------------------------------------ steps
     def _item(self, idx: int, image: ImageLike, mask: ImageLike, seg: Any, edge: Any, invert: bool) -> _Item:
-        kind, mode, rgb = _image_to_item(image)
-        known = _mask_to_known(mask, invert)
-        if tuple(known.shape) != tuple(rgb.shape[-2:]):
-            raise ValueError(f"item {idx}: mask size {tuple(known.shape)} differs from image size "
-                             f"{tuple(rgb.shape[-2:])} (H, W)")
+        known_np = known_pixels(mask, invert)
+        if isinstance(image, Tensor):
+            if image.ndim != 3 or image.shape[0] != 3:
+                raise ValueError(f"tensor images must be (3, H, W) in [-1, 1], got {tuple(image.shape)}")
+            native, tensor, size = None, image.detach().cpu(), tuple(image.shape[-2:])
+        else:
+            native, tensor = NativeImage.of(image), None
+            size = native.size
+        if tuple(known_np.shape) != size:
+            raise ValueError(f"item {idx}: mask size {tuple(known_np.shape)} differs from image size {size} (H, W)")
+        if native is not None:
+            native.fit_range(known_np)  # I and F images: their range is the known pixels' min..max
+        rgb = tensor.float() if tensor is not None else native.model_input()
+        known = torch.from_numpy(known_np)
         seg_t = torch.as_tensor(np.asarray(seg)).long() if seg is not None else None
         edge_t = (torch.as_tensor(np.asarray(edge)).float() > 0.5).float() if edge is not None else None
         for name, t in (("seg", seg_t), ("edge", edge_t)):
             if t is not None and tuple(t.shape) != tuple(known.shape):
-                raise ValueError(f"item {idx}: {name} size {tuple(t.shape)} differs from image size {tuple(known.shape)}")
-        return _Item(kind, mode, image, rgb, known, seg_t, edge_t)
+                raise ValueError(f"item {idx}: {name} size {tuple(t.shape)} differs from image size {size}")
+        return _Item(rgb, known, seg_t, edge_t, native, tensor)
 
     def _window(self, it: _Item) -> tuple[dict[str, Tensor], tuple[int, int, int, int, int]]:
         H, W = it.known.shape
@@ -191,24 +163,15 @@ class Inpainter:
         return {k: torch.cat([s[k] for s in samples]).to(self.device) for k in samples[0]}
 
     def _finish(self, it: _Item, window: Any, pred: Tensor | None) -> ImageLike:
-        if pred is None:  # nothing to fill
-            return it.original.copy() if hasattr(it.original, "copy") else it.original.clone()
-        _, (top, left, side, H, W) = window
-        full = _resize(pred[None], side, "image")[0].clamp(-1, 1)
-        h, w = min(side, H - top), min(side, W - left)
-        fill = it.rgb.clone()
-        fill[:, top : top + h, left : left + w] = full[:, :h, :w]
         hole = ~it.known
-        if it.kind == "tensor":
-            return torch.where(hole[None], fill.to(it.original.dtype), it.original.detach().cpu())
-        rgb8 = ((fill + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
-        wide = rgb8.astype(np.int32)
-        arr = np.array(it.original.convert(it.mode) if it.kind == "pil" else it.original, copy=True)
-        holes = hole.numpy()
-        if it.mode == "L":
-            luma = (wide[..., 0] * 299 + wide[..., 1] * 587 + wide[..., 2] * 114 + 500) // 1000  # ITU-R 601, as PIL
-            target = arr if arr.ndim == 2 else arr[..., 0]
-            target[holes] = luma[holes].astype(np.uint8)
+        if pred is None:  # nothing to fill
+            fill = it.rgb
         else:
-            arr[..., :3][holes] = rgb8[holes]
-        return Image.fromarray(arr, mode=it.mode) if it.kind == "pil" else arr
+            _, (top, left, side, H, W) = window
+            full = _resize(pred[None], side, "image")[0].clamp(-1, 1)
+            h, w = min(side, H - top), min(side, W - left)
+            fill = it.rgb.clone()
+            fill[:, top : top + h, left : left + w] = full[:, :h, :w]
+        if it.tensor is not None:
+            return torch.where(hole[None], fill.to(it.tensor.dtype), it.tensor)
+        return it.native.filled(fill, hole.numpy())

@@ -13,7 +13,7 @@ def style_groups(num_ws: int) -> tuple[int, int, int]:
     """pSp's split of the W+ codes: coarse = first 3, middle = next 4, fine = the rest."""
     if num_ws < 8:
         raise ValueError(f"the coarse/middle/fine split needs at least 8 style codes (>= 32 px), got {num_ws}")
-    return 3, 4, num_ws - 7
+    return 3, 4, num_ws - 7  # [paper:style-groups]
 
 
 class MapToVectors(nn.Module):

@@ -104,14 +104,14 @@ class MMInvertFill(nn.Module):
                              f"{tuple(image.shape[-2:])} and {tuple(mask.shape[-2:])}")
         enc = self.encoder(batch)
         feats = enc["features"]  # R/4, R/2, R
-        w = torch.cat([m(f) for m, f in zip(self.map2style, feats)], dim=1)  # (B, num_ws, D)
+        w = torch.cat([m(f) for m, f in zip(self.map2style, feats)], dim=1)  # [paper:map2style] (B, num_ws, D)
         if self.premod is not None:
-            structure = [m(p).squeeze(1) for m, p in zip(self.map2structure, enc["structure"])]
+            structure = [m(p).squeeze(1) for m, p in zip(self.map2structure, enc["structure"])]  # [paper:map2structure]
             w = self.premod(w, structure)
         w_mean = self.sml.online
-        ws = w + w_mean  # W+ = w' + w̄_onl
+        ws = w + w_mean  # [paper:W+] W+ = w' + w̄_onl
         features = self.skip(feats) if self.skip is not None else None
         out_image = self.generator.synthesis(ws, noise_mode=self.noise_mode, features=features)
-        composite = image * mask + out_image * (1 - mask)
+        composite = image * mask + out_image * (1 - mask)  # [paper:composite] x ⊙ M + ŷ ⊙ (1 − M)
         return dict(image=out_image, composite=composite, ws=ws, w_mean=w_mean, rgb=enc["rgb"], edge=enc["edge"],
                     seg=enc["seg"], structure=enc["structure"])

@@ -15,7 +15,7 @@ def instance_norm_codes(w: Tensor, eps: float = 1e-5) -> Tensor:
     """(B, n, D) -> each code normalised to zero mean, unit variance over its D entries."""
     mean = w.mean(dim=-1, keepdim=True)
     var = w.var(dim=-1, keepdim=True, unbiased=False)
-    return (w - mean) * torch.rsqrt(var + eps)
+    return (w - mean) * torch.rsqrt(var + eps)  # [paper:premod-IN] IN(w_i)
 
 
 def _mlp(in_dim: int, hidden: int, out_dim: int, bias_init: float) -> nn.Sequential:
@@ -42,6 +42,7 @@ class PreModulation(nn.Module):
                 continue
             wl = instance_norm_codes(w[:, start : start + n])
             s = structure[l]
-            out.append(self.gamma[l](s).unsqueeze(1) * wl + self.beta[l](s).unsqueeze(1))  # γ_l(s_l) ⊙ IN(w) + β_l(s_l)
+            # γ_l(s_l) ⊙ IN(w) + β_l(s_l)
+            out.append(self.gamma[l](s).unsqueeze(1) * wl + self.beta[l](s).unsqueeze(1))  # [paper:premod]
             start += n
         return torch.cat(out, dim=1)

@@ -30,5 +30,5 @@ class SkipInjection(nn.Module):
         for f, r, conv in zip(features, self.resolutions, self.proj):
             if f.shape[-1] != r or f.shape[-2] != r:
                 raise ValueError(f"skip feature for resolution {r} has size {tuple(f.shape[-2:])}")
-            out[r] = conv(f)
+            out[r] = conv(f)  # [paper:F&W+-proj] zero-initialised 1x1 projection of F_s
         return out

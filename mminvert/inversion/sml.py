@@ -37,7 +37,7 @@ class SoftMeanLatent(nn.Module):
     def sample_target(self, mapping: nn.Module, z_dim: int) -> Tensor:
         gen = torch.Generator().manual_seed(self.seed + int(self.steps))
         z = torch.randn(self.n_samples, z_dim, generator=gen).to(self.online.device)
-        return mapping(z).mean(0)
+        return mapping(z).mean(0)  # [paper:SML-target] w̄_tgt = mean_z mapping(z)
 
     @torch.no_grad()
     def update(self, mapping: nn.Module, z_dim: int) -> Tensor:
@@ -45,7 +45,7 @@ class SoftMeanLatent(nn.Module):
         if self.tau > 0:
             if int(self.steps) % self.period == 0:
                 self.target.copy_(self.sample_target(mapping, z_dim))
-            self.online.mul_(1 - self.tau).add_(self.target, alpha=self.tau)  # τ·w̄_tgt + (1 − τ)·w̄_onl
+            self.online.mul_(1 - self.tau).add_(self.target, alpha=self.tau)  # [paper:SML] τ·w̄_tgt + (1 − τ)·w̄_onl
         self.steps += 1
         return self.online
 

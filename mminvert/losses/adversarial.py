@@ -23,7 +23,7 @@ class PatchDiscriminator(nn.Module):
         for i in range(4):
             layers += [spectral_norm(nn.Conv2d(chans[i], chans[i + 1], 4, 2 if i < 3 else 1, 1)), nn.LeakyReLU(0.2)]
         layers.append(spectral_norm(nn.Conv2d(chans[4], 1, 4, 1, 1)))
-        self.net = nn.Sequential(*layers)
+        self.net = nn.Sequential(*layers)  # [paper:discriminator]
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -56,7 +56,7 @@ class NonSaturatingAdversarial(nn.Module):
 
     def forward(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
         """Generator loss (unweighted)."""
-        return F.softplus(-self.discriminator(self._fake_input(out, batch, detach=False))).mean()
+        return F.softplus(-self.discriminator(self._fake_input(out, batch, detach=False))).mean()  # [paper:L_adv]
 
     def discriminator_loss(self, out: dict[str, Any], batch: dict[str, Tensor], step: int) -> dict[str, Tensor]:
         """{'d_real', 'd_fake', 'r1' (when due)} — sum them for the discriminator's update."""
@@ -69,5 +69,5 @@ class NonSaturatingAdversarial(nn.Module):
                   "d_fake": F.softplus(self.discriminator(self._fake_input(out, batch, detach=True))).mean()}
         if do_r1:
             (grad,) = torch.autograd.grad(logits_real.sum(), real, create_graph=True)
-            losses["r1"] = self.r1_gamma / 2 * grad.square().sum(dim=[1, 2, 3]).mean() * self.r1_interval
+            losses["r1"] = self.r1_gamma / 2 * grad.square().sum(dim=[1, 2, 3]).mean() * self.r1_interval  # [paper:R1]
         return losses

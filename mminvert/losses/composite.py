@@ -47,5 +47,5 @@ class InpaintingLoss(nn.Module):
         for name, term in self.terms.items():
             value = term(out, batch, self._perceptual) if isinstance(term, MultiScaleLoss) else term(out, batch)
             losses[name] = term.weight * value
-        losses["total"] = sum(losses.values())
+        losses["total"] = sum(losses.values())  # [paper:L] L_inp + λ_ms·L_ms + λ_fid·L_fid
         return losses

@@ -16,4 +16,4 @@ class FidelityLoss(nn.Module):
         self.weight = weight
 
     def forward(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
-        return (out["ws"] - out["w_mean"]).square().mean()
+        return (out["ws"] - out["w_mean"]).square().mean()  # [paper:L_fid] ‖w − w̄_onl‖²

@@ -23,7 +23,7 @@ class MultiScaleLoss(nn.Module):
 
     def forward(self, out: dict[str, Any], batch: dict[str, Tensor], perceptual: nn.Module | None = None) -> Tensor:
         total = 0.0
-        for s, rgb in enumerate(out["rgb"]):
+        for s, rgb in enumerate(out["rgb"]):  # [paper:L_ms] Σ_s over the decoder scales
             size = rgb.shape[-2:]
             y = F.interpolate(batch["image"], size=size, mode="area")
             total = total + self.l1 * F.l1_loss(rgb, y)

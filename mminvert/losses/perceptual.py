@@ -143,7 +143,7 @@ class PerceptualLoss(nn.Module):
         with torch.no_grad():
             fy = self.net(y)
         if self.backbone == "hrf":
-            return sum(F.mse_loss(a, b) for a, b in zip(fx, fy))
+            return sum(F.mse_loss(a, b) for a, b in zip(fx, fy))  # [paper:L_inp-perc] HRF (LaMa)
         return sum(F.l1_loss(a, b) for a, b in zip(fx, fy))
 
     def forward(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:

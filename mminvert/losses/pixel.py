@@ -19,4 +19,4 @@ class MaskedL1(nn.Module):
 
     def forward(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
         m = batch["mask"] if self.region == "valid" else 1 - batch["mask"]
-        return ((out["image"] - batch["image"]).abs() * m).mean()
+        return ((out["image"] - batch["image"]).abs() * m).mean()  # [paper:L_inp-L1]

@@ -114,7 +114,7 @@ class SynthesisBlock(nn.Module):
             x = self.conv0(x, ws[:, 0], noise_mode)
             x = self.conv1(x, ws[:, 1], noise_mode)
         if feature is not None:
-            x = x + feature  # F&W+ skip injection: after the convs, before to-RGB
+            x = x + feature  # [paper:F&W+] skip injection: after the convs, before to-RGB
         img = self.torgb(x, ws[:, self.num_conv], img)
         return x, img
 
