@@ -95,7 +95,9 @@ def test_format_duration():
 
 
 def test_gemm_probe_measures_a_positive_rate_and_names_the_cpu():
+    state = torch.random.get_rng_state()
     assert gemm_gflops(n=128, budget_s=0.05) > 0
+    assert torch.equal(torch.random.get_rng_state(), state)  # the training's random stream is not shifted
     assert isinstance(cpu_model(), str) and cpu_model()
 
 

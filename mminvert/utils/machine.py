@@ -27,9 +27,11 @@ def cpu_model() -> str:
 def gemm_gflops(n: int = 512, budget_s: float = 0.3, device: str | torch.device = "cpu") -> float:
     """Measured fp32 matrix-product rate in GFLOP/s (2·n³ FLOPs per n×n product), with torch's current
     thread count: one warm-up product, then as many as fit in `budget_s` seconds; the best single
-    product counts (robust to other processes taking the CPU for a moment). Takes about `budget_s`."""
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
+    product counts (robust to other processes taking the CPU for a moment). Takes about `budget_s`; leaves
+torch's global RNG as it was."""
+    gen = torch.Generator().manual_seed(0)  # the global RNG stays untouched (exact resume, reproducible runs)
+    a = torch.randn(n, n, generator=gen).to(device)
+    b = torch.randn(n, n, generator=gen).to(device)
     c = torch.empty(n, n, device=device)
     sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
     torch.mm(a, b, out=c)
