@@ -65,10 +65,13 @@ def _options(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> dict[st
 
 def _export(opts: dict[str, object]) -> int:
     from .inference import Inpainter
+    from .inference.bundle import check_export_target
     from .io import resolve_checkpoint
 
     try:
-        inp = Inpainter.from_checkpoint(resolve_checkpoint(str(opts["ckpt"])))
+        source = resolve_checkpoint(str(opts["ckpt"]))
+        check_export_target(source, str(opts["out"]))
+        inp = Inpainter.from_checkpoint(source)
         path = inp.export(str(opts["out"]), overwrite=bool(opts["overwrite"]))
     except (OSError, ValueError) as e:  # missing/wrong files, existing output, CheckpointError
         print(f"mminvert export: {e}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """Checkpoint formats: round trips, NVlabs pickles without code execution, and clear errors."""
-import re
+import io
 import os
 import pickle
+import re
 import zipfile
 
 import pytest
@@ -120,6 +121,28 @@ def test_malicious_torch_file_is_refused_without_side_effects(tmp_path):
     assert not marker.exists()
 
 
+class _EmbeddedStorage:
+    """Pickles as `torch.storage._load_from_bytes(<bytes>)`, the record NVlabs pickles use for tensor storages."""
+
+    def __init__(self, payload: bytes):
+        self.payload = payload
+
+    def __reduce__(self):
+        return (torch.storage._load_from_bytes, (self.payload,))
+
+
+def test_malicious_pickle_inside_an_embedded_storage_is_refused_not_called_corrupt(tmp_path):
+    marker = tmp_path / "pwned"
+    inner = io.BytesIO()
+    torch.save(_Evil(marker), inner, _use_new_zipfile_serialization=False)
+    path = tmp_path / "nested.pkl"
+    path.write_bytes(pickle.dumps({"G_ema": _EmbeddedStorage(inner.getvalue())}))
+    with pytest.raises(CheckpointError, match=r"nested\.pkl.*refused.*global '(posix|os|nt)\.system'") as e:
+        load_generator(path)
+    assert "corrupt" not in str(e.value)
+    assert not marker.exists()
+
+
 def test_eval_global_is_refused(tmp_path):
     path = tmp_path / "eval.pkl"
     # GLOBAL builtins.eval, then call it: must be refused before anything runs.
@@ -173,7 +196,8 @@ def test_missing_keys_and_unknown_dicts(sg2, tmp_path):
 
 def test_expectation_mismatch_names_file_and_field(sg2):
     path = sg2.rosinality
-    with pytest.raises(CheckpointError, match=re.escape(f"{path.name}: checkpoint has img_channels=3, but img_channels=4")):
+    expected = re.escape(f"{path.name}: checkpoint has img_channels=3, but img_channels=4")
+    with pytest.raises(CheckpointError, match=expected):
         load_generator(path, img_channels=4)
     with pytest.raises(CheckpointError, match="resolution=64, but resolution=256"):
         load_generator(path, resolution=256)

@@ -6,6 +6,7 @@ state dict includes the generator and the soft-updated mean latent w̄_onl. Read
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from ..inversion import MMInvertFill
 from ..io.errors import CheckpointError
 from ..io.stylegan2 import _atomic_save, read_checkpoint
 
-__all__ = ["BUNDLE_FORMAT", "save_bundle", "load_bundle", "model_from_checkpoint_dict"]
+__all__ = ["BUNDLE_FORMAT", "save_bundle", "load_bundle", "model_from_checkpoint_dict", "check_export_target"]
 
 BUNDLE_FORMAT = "mminvert.inpainter"
 
@@ -25,6 +26,17 @@ def save_bundle(model: MMInvertFill, path: str | Path, **extra: Any) -> Path:
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     obj = {"format": BUNDLE_FORMAT, "version": 1, "architecture": model.architecture(), "state_dict": state, **extra}
     return _atomic_save(obj, path)
+
+
+def check_export_target(source: str | Path, out: str | Path) -> None:
+    """Refuse to export onto the checkpoint being exported (the same file under any name: a relative path,
+    a symlink, a hard link): `overwrite=true` would replace a training checkpoint, with its optimiser state
+    and step, by a weights-only bundle."""
+    out = Path(out)
+    if out.exists() and os.path.samefile(source, out):
+        same = "" if Path(source).resolve() == out.resolve() else f" (it is {Path(source).resolve()})"
+        raise FileExistsError(f"refusing to export to {out}{same}: that is the checkpoint being exported, and "
+                              "overwriting it would lose it (a bundle keeps weights only). Choose another out=.")
 
 
 def model_from_checkpoint_dict(obj: Any, path: str | Path) -> MMInvertFill:

@@ -71,7 +71,8 @@ def _candidates(name: str) -> list[Path]:
         rel = ADE20K_WEIGHTS[name]
         return [root / rel for root in env] + [hub.parent / rel]
     if name not in TORCHVISION_WEIGHTS:
-        raise KeyError(f"unknown auxiliary network {name!r}; known: {sorted(TORCHVISION_WEIGHTS) + sorted(ADE20K_WEIGHTS)}")
+        known = sorted(TORCHVISION_WEIGHTS) + sorted(ADE20K_WEIGHTS)
+        raise KeyError(f"unknown auxiliary network {name!r}; known: {known}")
     filename = TORCHVISION_WEIGHTS[name]
     return [root / filename for root in env] + [hub / "checkpoints" / filename]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import io
 import pickle
+import re
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -54,7 +55,17 @@ def _reconstruct_persistent_obj(meta: dict[str, Any]) -> PersistentStub:
 
 
 def _load_storage_from_bytes(b: bytes) -> Any:
-    return torch.load(io.BytesIO(b), weights_only=True)
+    """A tensor storage saved inside the pickle (torch's own format): read with weights_only, so a global
+    hidden in it is refused like one in the outer pickle."""
+    try:
+        return torch.load(io.BytesIO(b), weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "Weights only load failed" not in str(e) and "GLOBAL" not in str(e):
+            raise
+        found = re.search(r"GLOBAL ([\w.]+)", str(e))
+        name = f"global '{found.group(1)}'" if found else "a global"
+        raise UnsafePickleError(f"refusing to load {name} inside an embedded tensor storage (_load_from_bytes): "
+                                "not a tensor (nothing from the file was executed)") from None
 
 
 def _rebuild_parameter(data: torch.Tensor, requires_grad: bool, backward_hooks: Any, *state: Any) -> torch.Tensor:

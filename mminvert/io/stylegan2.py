@@ -9,14 +9,14 @@ Formats recognised by content (never by file name alone):
 """
 from __future__ import annotations
 
-
 import logging
-import pickle
 import os
+import pickle
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -26,7 +26,8 @@ from . import nvlabs, rosinality
 from .errors import CheckpointError
 from .safe_pickle import PersistentStub, UnsafePickleError, flatten_stub_tensors, safe_load_pickle
 
-__all__ = ["build_generator", "load_generator", "load_discriminator", "save_stylegan2", "export_rosinality", "read_checkpoint",
+__all__ = ["build_generator", "load_generator", "load_discriminator", "save_stylegan2", "export_rosinality",
+           "read_checkpoint",
            "FORMAT", "register_bundled_generator"]
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,8 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
                 obj = safe_load_pickle(f)
         except UnsafePickleError as e:
             raise CheckpointError(p, f"unsafe pickle refused: {e}") from None
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, RuntimeError) as e:
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+                RuntimeError) as e:
             # torch's legacy (non-zip) format is also a pickle stream: let torch read it safely.
             try:
                 return _torch_load(p, map_location)
@@ -133,7 +135,8 @@ def _parse(obj: Any, p: Path, which: str) -> tuple[dict, dict[str, Tensor], str]
             return _parse_generator(obj, p)
         return _parse_discriminator(obj, p)
     except KeyError as e:
-        raise CheckpointError(p, f"state dict is missing key {e}: incomplete or not a StyleGAN2 {_name(which)}") from None
+        raise CheckpointError(p, f"state dict is missing key {e}: incomplete or not a StyleGAN2 "
+                                 f"{_name(which)}") from None
     except ValueError as e:
         if isinstance(e, CheckpointError):
             raise

@@ -15,14 +15,24 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from pytorch_lightning.callbacks import ProgressBar
-from pytorch_lightning.utilities import rank_zero_only
 
+from ..io.errors import CheckpointError
 from .callbacks import StepCheckpoint, StepProgressBar
 from .callbacks.logger_runs import LoggerRunIds, resume_logger_kwargs
+from .callbacks.run_config import SaveRunConfig, save_run_config
+from .resume import check_resume_checkpoint, describe_checkpoint, find_resume_checkpoint
+from .run_lock import RunFolderLock, is_launching_process
 
-__all__ = ["train", "build_module", "build_callbacks", "build_loggers", "init_weights"]
+__all__ = ["train", "build_module", "build_callbacks", "build_loggers", "init_weights", "check_trainer_config",
+           "INIT_FROM_MIN_FRACTION"]
 
 log = logging.getLogger(__name__)
+
+# `init_from` must fill at least this fraction of the model's trainable tensors (counted as tensors, loaded
+# by name and shape), or the run stops (unless init_from_strict=false). Half: a file of the same model with
+# an ablation switched (skip connections, pre-modulation) fills most of them; a file of another task, a
+# StyleGAN2 generator or another width fills few or none, and the run would train from scratch.
+INIT_FROM_MIN_FRACTION = 0.5
 
 
 def _nodes(cfg: DictConfig | None) -> list[DictConfig]:
@@ -40,9 +50,11 @@ def build_module(cfg: DictConfig) -> pl.LightningModule:
     return instantiate(cfg.task.module)
 
 
-def init_weights(module: pl.LightningModule, path: str) -> None:
+def init_weights(module: pl.LightningModule, path: str, strict: bool = True) -> int:
     """Load weights only (no optimiser or step) from a Lightning checkpoint or an mminvert bundle; tensors
-    that are missing, unexpected or of another shape are reported and left as initialised."""
+    that are missing, unexpected or of another shape are reported and left as initialised. Returns the number
+    of tensors loaded. With `strict`, a file that fills less than INIT_FROM_MIN_FRACTION of the trainable
+    tensors is refused (CheckpointError) before anything is loaded."""
     from ..io.stylegan2 import read_checkpoint
 
     obj = read_checkpoint(path)
@@ -54,31 +66,54 @@ def init_weights(module: pl.LightningModule, path: str) -> None:
     reshaped = sorted(k for k in state if k in own and own[k].shape != state[k].shape)
     missing = sorted(set(own) - set(usable) - set(reshaped))
     unexpected = sorted(set(state) - set(own))
+    trainable = {n for n, p in module.named_parameters() if p.requires_grad}
+    filled = len(trainable & set(usable))
+    if trainable and filled < INIT_FROM_MIN_FRACTION * len(trainable):
+        problem = (f"init_from fills only {filled} of the model's {len(trainable)} trainable tensors (at least "
+                   f"{INIT_FROM_MIN_FRACTION:.0%} are required): the file is {describe_checkpoint(obj)}, and "
+                   "training would start mostly from scratch. init_from takes a training checkpoint or inference "
+                   "bundle of the same task and model; a StyleGAN2 generator belongs in model.generator.path.")
+        if strict:
+            raise CheckpointError(path, f"{problem} Set init_from_strict=false to start from it anyway.")
+        log.warning("%s: %s (init_from_strict=false: continuing)", path, problem)
     module.load_state_dict(usable, strict=False)
-    log.info("init_from %s: loaded %d tensors", path, len(usable))
+    log.info("init_from %s: loaded %d tensors (%d of %d trainable)", path, len(usable), filled, len(trainable))
     for name, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", reshaped)):
         if keys:
             log.warning("init_from %s: %d %s tensor(s), e.g. %s", path, len(keys), name, keys[:5])
+    return len(usable)
 
 
 def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:
     return [instantiate(c) for c in _nodes(cfg.get("callbacks"))]
 
 
-def build_loggers(cfg: DictConfig) -> list[Any]:
-    """Loggers of `cfg.logger`; when resuming (`ckpt_path`), reopened in the runs the checkpoint recorded."""
-    resume: dict[str, Any] = {}
-    if cfg.get("ckpt_path"):
+def build_loggers(cfg: DictConfig, resume: dict[str, Any] | None = None) -> list[Any]:
+    """Loggers of `cfg.logger`; when resuming, reopened in the runs the checkpoint (`resume`, read from
+    `cfg.ckpt_path` if not given) recorded."""
+    if resume is None and cfg.get("ckpt_path"):
         from ..io.stylegan2 import read_checkpoint
 
         resume = read_checkpoint(cfg.ckpt_path)
-    return [instantiate(c, **resume_logger_kwargs(resume, c._target_)) for c in _nodes(cfg.get("logger"))]
+    return [instantiate(c, **resume_logger_kwargs(resume or {}, c._target_)) for c in _nodes(cfg.get("logger"))]
 
 
-@rank_zero_only
-def _save_config(cfg: DictConfig, output_dir: Path) -> None:
-    output_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
+# Trainer arguments that must be numbers: a string slipping through (trainer.max_steps=abc) otherwise fails
+# deep inside Lightning with a TypeError that names neither the key nor the value.
+_TRAINER_INTEGERS = ("max_steps", "min_steps", "max_epochs", "min_epochs", "log_every_n_steps", "num_nodes",
+                     "accumulate_grad_batches", "check_val_every_n_epoch", "num_sanity_val_steps")
+_TRAINER_NUMBERS = ("val_check_interval", "limit_train_batches", "limit_val_batches", "limit_test_batches",
+                    "gradient_clip_val")
+
+
+def check_trainer_config(trainer: DictConfig) -> None:
+    """ValueError naming the key when a numeric `trainer.*` setting is not a number."""
+    for key in (*_TRAINER_INTEGERS, *_TRAINER_NUMBERS):
+        value = trainer.get(key)
+        kinds = int if key in _TRAINER_INTEGERS else (int, float)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+            kind = "an integer" if key in _TRAINER_INTEGERS else "a number"
+            raise ValueError(f"trainer.{key} must be {kind} (or null), got {value!r}")
 
 
 @contextlib.contextmanager
@@ -120,37 +155,57 @@ def _pin_multirun_job_for_ddp_children() -> bool:
     return True
 
 
-def _resume_own_run(cfg: DictConfig) -> None:
-    """Without `ckpt_path`, a run folder that already holds `checkpoints/last.ckpt` (a requeued SLURM job,
-    a re-used `hydra.run.dir`) is continued from it instead of being overwritten; `auto_resume=false`
-    refuses to start there instead."""
+def _resume_checkpoint(cfg: DictConfig) -> dict[str, Any] | None:
+    """The checkpoint this run continues from, read and checked before anything is written, or None.
+
+    `ckpt_path` is checked as given. Without it, a run folder that already holds checkpoints (a requeued
+    SLURM job, a re-used `hydra.run.dir`) continues from its newest intact one — `last.ckpt`, else the newest
+    readable `step_*.ckpt`, with a warning — instead of being overwritten; `auto_resume=false` refuses to
+    start there instead."""
     if cfg.get("ckpt_path"):
-        return
+        return check_resume_checkpoint(cfg.ckpt_path)
     dirpath = OmegaConf.select(cfg, "callbacks.checkpoint.dirpath")
-    last = Path(dirpath) / "last.ckpt" if dirpath else None
-    if last is None or not last.is_file():
-        return
+    if not dirpath:
+        return None
+    folder = Path(dirpath)
+    existing = [p for p in [folder / "last.ckpt", *sorted(folder.glob("step_*.ckpt"))] if p.is_file()]
+    if not existing:
+        return None
     if not cfg.get("auto_resume", True):
-        raise FileExistsError(f"{last} exists: this run folder already holds a training run. Continue it with "
-                              f"ckpt_path={last} (or auto_resume=true), or train into a new folder.")
-    log.info("continuing the run in this folder from %s (auto_resume)", last)
+        raise FileExistsError(f"{existing[0]} exists: this run folder already holds a training run. Continue it "
+                              f"with ckpt_path={existing[0]} (or auto_resume=true), or train into a new folder.")
+    path, obj = find_resume_checkpoint(folder)
+    log.info("continuing the run in this folder from %s (auto_resume)", path)
     with open_dict(cfg):
-        cfg.ckpt_path = str(last)
+        cfg.ckpt_path = str(path)
+    return obj
 
 
 def train(cfg: DictConfig) -> float | None:
-    """Train `cfg.task` on `cfg.data`; returns the value of `cfg.task.optimized_metric` if it was logged."""
+    """Train `cfg.task` on `cfg.data`; returns the value of `cfg.task.optimized_metric` if it was logged.
+
+    The launching process holds the run folder's lock (`run.lock`) for the whole run: a second training
+    started in the same folder stops with an error naming the first."""
     multirun = _pin_multirun_job_for_ddp_children()
-    _resume_own_run(cfg)
+    output_dir = Path(cfg.paths.output_dir)
+    with RunFolderLock(output_dir) if is_launching_process() else contextlib.nullcontext():
+        return _train(cfg, output_dir, multirun)
+
+
+def _train(cfg: DictConfig, output_dir: Path, multirun: bool) -> float | None:
+    check_trainer_config(cfg.trainer)
+    resume = _resume_checkpoint(cfg)
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
-    output_dir = Path(cfg.paths.output_dir)
-    _save_config(cfg, output_dir)  # fully resolved, beside Hydra's unresolved .hydra/config.yaml
+    if resume is None:
+        save_run_config(cfg, output_dir)  # fully resolved, beside Hydra's unresolved .hydra/config.yaml
     datamodule = instantiate(cfg.data)
     module = build_module(cfg)
     if cfg.get("init_from"):
-        init_weights(module, cfg.init_from)
+        init_weights(module, cfg.init_from, strict=cfg.get("init_from_strict", True))
     callbacks = build_callbacks(cfg) + [LoggerRunIds()]
+    if resume is not None:  # written once the checkpoint has loaded: a failed resume keeps the original record
+        callbacks.append(SaveRunConfig(cfg, output_dir))
     if cfg.trainer.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(StepProgressBar())
     trainer_kwargs: dict[str, Any] = {}
@@ -159,7 +214,7 @@ def train(cfg: DictConfig) -> float | None:
     if getattr(module, "automatic_optimization", True) is False and cfg.trainer.get("strategy") == "ddp":
         # Manual GAN optimisation: each backward touches only G or only D, so DDP must find unused ones.
         trainer_kwargs["strategy"] = "ddp_find_unused_parameters_true"
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=build_loggers(cfg) or False,
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=build_loggers(cfg, resume) or False,
                                       **trainer_kwargs)
     with warnings.catch_warnings(), (_isolated_distributed_job() if multirun else contextlib.nullcontext()):
         # Lightning warns about the data loader's worker count on tiny CPU runs; the config decides.

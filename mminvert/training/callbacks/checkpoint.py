@@ -1,4 +1,5 @@
-"""Full-state training checkpoints every N steps and at the end of training, written atomically."""
+"""Full-state training checkpoints every N steps, at the end of training and when training is stopped
+(Ctrl-C, SIGTERM), written atomically."""
 from __future__ import annotations
 
 import logging
@@ -7,57 +8,122 @@ import shutil
 from pathlib import Path
 
 import pytorch_lightning as pl
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from .interrupt import StopRequest, defer_sigint
 
 __all__ = ["StepCheckpoint"]
 
 log = logging.getLogger(__name__)
 
 
+def _count(name: str, value: object) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"callbacks.checkpoint.{name} must be an integer, got {value!r}") from None
+
+
 class StepCheckpoint(pl.Callback):
-    """Write `<dirpath>/step_<N>.ckpt` every `every_n_steps` steps and `last.ckpt` at each save and at
-    the end of training, for `python train.py ckpt_path=<dirpath>/last.ckpt`.
+    """Write `<dirpath>/step_<N>.ckpt` every `every_n_steps` steps and `last.ckpt` at each save, at the end
+    of training and when training is stopped, for `python train.py ckpt_path=<dirpath>/last.ckpt` (or a
+    plain restart in the same run folder, which continues from it).
+
+    Stopping: the first Ctrl-C (SIGINT) lets the current step finish, writes `last.ckpt` and raises
+    KeyboardInterrupt; a second Ctrl-C stops at once. SIGTERM (a scheduler's preemption) also writes
+    `last.ckpt` at the end of the step before Lightning stops. A Ctrl-C arriving while a file is written is
+    delivered after the write, so it is neither lost nor leaves a partial file.
 
     Why not ModelCheckpoint: with manual optimisation it warns at every save and writes `last.ckpt`
     at the end of training only if none was written before; a resume needs the final state.
-    Keeps the newest `keep` step files (all with keep = -1). Files appear complete or not at all.
+    Keeps the newest `keep` step files (all with keep = -1). Files appear complete or not at all; the
+    temporary names carry the writer's pid, so two writers never rename each other's partial files.
     """
 
     def __init__(self, dirpath: str | os.PathLike, every_n_steps: int = 1000, keep: int = 2,
                  save_last: bool = True) -> None:
         super().__init__()
         self.dirpath = Path(dirpath)
-        self.every_n_steps, self.keep, self.save_last = int(every_n_steps), int(keep), bool(save_last)
+        self.every_n_steps, self.keep = _count("every_n_steps", every_n_steps), _count("keep", keep)
+        self.save_last = bool(save_last)
         self._saved_step = -1
+        self._stop = StopRequest()
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._stopping: str | None = None
+        self._stop.install()
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
         if self.every_n_steps > 0 and step % self.every_n_steps == 0 and step != self._saved_step:
             self._save(trainer, step, periodic=True)
+        sigint, sigterm = self._stop.requested, bool(trainer.received_sigterm)
+        if trainer.world_size > 1:  # every rank stops at the same step (the save is collective)
+            sigint = trainer.strategy.reduce_boolean_decision(sigint, all=False)
+            sigterm = trainer.strategy.reduce_boolean_decision(sigterm, all=False)
+        if not (sigint or sigterm) or self._stopping:
+            return
+        if step != self._saved_step:
+            self._save(trainer, step, periodic=False, force_last=True)
+        self._stopping = "SIGTERM" if sigterm else "Ctrl-C"
+        where = self.dirpath / "last.ckpt"
+        log.warning("training stopped by %s at step %d; the full state is in %s: run the same command again "
+                    "(the run folder continues from it) or pass ckpt_path=%s", self._stopping, step, where, where)
+        # Stop at the next hook rather than here: Lightning logs this step's metrics after this hook.
+        trainer.should_stop = True
+
+    def _raise_if_stopping(self) -> None:
+        """End the run after a stop request: KeyboardInterrupt for Ctrl-C, Lightning's SIGTERM exit for SIGTERM."""
+        stopping, self._stopping = getattr(self, "_stopping", None), None
+        if stopping:
+            self._stop.uninstall()
+        if stopping == "SIGTERM":
+            raise SIGTERMException
+        if stopping:
+            raise KeyboardInterrupt
+
+    # The first of these after a stop request ends the run (should_stop would otherwise validate first).
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._raise_if_stopping()
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx) -> None:
+        self._raise_if_stopping()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._raise_if_stopping()
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._raise_if_stopping()
         if trainer.global_step != self._saved_step and not trainer.sanity_checking:
             self._save(trainer, trainer.global_step, periodic=False)
 
-    def _save(self, trainer: pl.Trainer, step: int, periodic: bool) -> None:
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self._stopping = None
+        self._stop.uninstall()
+
+    def _save(self, trainer: pl.Trainer, step: int, periodic: bool, force_last: bool = False) -> None:
         targets = [self.dirpath / f"step_{step:07d}.ckpt"] if periodic else []
-        if self.save_last:
+        if self.save_last or force_last:
             targets.append(self.dirpath / "last.ckpt")
         if not targets:
             return
-        tmp = self.dirpath / f".saving_{step:07d}.tmp"
-        trainer.save_checkpoint(tmp, weights_only=False)  # collective: every rank runs the save hooks, rank 0 writes
-        if trainer.is_global_zero:
-            for path in targets[:-1]:  # the same file under several names: hard link, else copy
-                part = path.with_name(f".{path.name}.tmp")
-                part.unlink(missing_ok=True)
-                try:
-                    os.link(tmp, part)
-                except OSError:
-                    shutil.copyfile(tmp, part)
-                os.replace(part, path)
-            os.replace(tmp, targets[-1])
-            self._prune()
-            log.info("step %d: checkpoint %s", step, ", ".join(str(p) for p in targets))
+        pid = os.getpid()  # the pid of rank 0, which writes: unique among writers of this folder
+        tmp = self.dirpath / f".saving_{step:07d}.{pid}.tmp"
+        with defer_sigint():
+            # collective: every rank runs the save hooks, rank 0 writes
+            trainer.save_checkpoint(tmp, weights_only=False)
+            if trainer.is_global_zero:
+                for path in targets[:-1]:  # the same file under several names: hard link, else copy
+                    part = path.with_name(f".{path.name}.{pid}.tmp")
+                    part.unlink(missing_ok=True)
+                    try:
+                        os.link(tmp, part)
+                    except OSError:
+                        shutil.copyfile(tmp, part)
+                    os.replace(part, path)
+                os.replace(tmp, targets[-1])
+                self._prune()
+                log.info("step %d: checkpoint %s", step, ", ".join(str(p) for p in targets))
         trainer.strategy.barrier("StepCheckpoint")
         self._saved_step = step
 
