@@ -33,8 +33,8 @@ class _Linear(pl.LightningModule):
 
 def _fit(bar: StepProgressBar, tmp_path, **trainer_kwargs) -> dict:
     data = DataLoader(TensorDataset(torch.randn(40, 2)), batch_size=4)  # 10 batches per epoch
-    trainer = pl.Trainer(callbacks=[bar], logger=pl.loggers.CSVLogger(tmp_path), enable_checkpointing=False, enable_model_summary=False,
-                         accelerator="cpu", **trainer_kwargs)
+    trainer = pl.Trainer(callbacks=[bar], logger=pl.loggers.CSVLogger(tmp_path), enable_checkpointing=False,
+                         enable_model_summary=False, accelerator="cpu", **trainer_kwargs)
     trainer.fit(_Linear(), data)
     assert "v_num" not in bar.get_metrics(trainer, trainer.lightning_module)
     task = bar.progress.tasks[-1]

@@ -119,7 +119,7 @@ class RunEstimate(pl.Callback):
         n_val, val_s = remaining_validations(trainer, step), self._validation_pass_s(trainer)
         elapsed = self.elapsed()
         self.estimate_s = expected_run_time(elapsed, trainer.max_steps - step, self.step_s, n_val, val_s)
-        end = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=self.estimate_s - elapsed)
+        end = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.estimate_s - elapsed)
         log.info(f"measured {self.step_s:.3f} s/step over steps {first + 1}-{step}; expected run time "
                  f"{format_duration(self.estimate_s)} (elapsed {format_duration(elapsed)} + "
                  f"{trainer.max_steps - step} steps x {self.step_s:.3f} s + {n_val} validation passes x "
@@ -131,5 +131,6 @@ class RunEstimate(pl.Callback):
         took, cpu = self.elapsed(), time.process_time()
         line = f"run time {format_duration(took)} wall, {format_duration(cpu)} process CPU (all threads)"
         if self.estimate_s:
-            line += f"; the estimate was {format_duration(self.estimate_s)} ({100 * (self.estimate_s - took) / took:+.1f} %)"
+            error = 100 * (self.estimate_s - took) / took
+            line += f"; the estimate was {format_duration(self.estimate_s)} ({error:+.1f} %)"
         log.info(line)
