@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ from .image_formats import NativeImage, known_pixels
 
 __all__ = ["Inpainter"]
 
-ImageLike = Union[Image.Image, np.ndarray, Tensor]
+ImageLike = Image.Image | np.ndarray | Tensor
 
 
 @dataclass
