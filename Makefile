@@ -2,6 +2,7 @@
 #   make train ARGS="..."   runs python train.py with Hydra overrides
 #   make test               runs the test suite
 #   make lint               ruff (config in pyproject.toml); CI runs it after the tests
+#   make test-browser       runs the app's real-browser test (installs Debian's chromium and Playwright)
 VENV    ?= .venv
 PYTHON  ?= python3
 PY      := $(VENV)/bin/python
@@ -9,7 +10,7 @@ PY      := $(VENV)/bin/python
 TORCH   ?= torch==2.14.1 torchvision==0.29.1
 STAMP   := $(VENV)/.mminvert-installed
 
-.PHONY: env train test lint bench clean-env
+.PHONY: env train test lint test-browser bench clean-env
 
 env: $(STAMP)
 
@@ -30,6 +31,14 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+# The app in headless Chromium (tests/test_app_browser.py): Debian's browser, Playwright from PyPI driving it
+# (Playwright's own browser download is not used). apt-get needs root: SUDO=sudo for a normal user.
+SUDO    ?=
+test-browser: $(STAMP)
+	command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
+	$(PY) -m pip install -q -e '.[browser]'
+	$(PY) -m pytest -q tests/test_app_browser.py $(ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_generator.py

@@ -3,9 +3,9 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
-from mminvert.io import resolve_checkpoint
 from mminvert.inference import Inpainter
 from mminvert.inference.cli import inpaint_paths
+from mminvert.io import resolve_checkpoint
 
 
 @hydra.main(config_path="conf/inpaint", config_name="config", version_base="1.3")

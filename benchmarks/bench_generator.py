@@ -16,12 +16,12 @@ import os
 from collections.abc import Callable, Iterator
 
 import torch
+from timing import best_time  # benchmarks/timing.py (scripts run from this folder)
 from torch.utils.flop_counter import FlopCounterMode
 
 from mminvert.stylegan2 import StyleGAN2Generator
 from mminvert.stylegan2 import synthesis as synthesis_module
 from mminvert.stylegan2.reference_ops import modulated_conv2d_ref, upfirdn2d_ref
-from timing import best_time  # benchmarks/timing.py (scripts run from this folder)
 
 
 @contextlib.contextmanager

@@ -23,9 +23,9 @@ import warnings
 from pathlib import Path
 
 import torch
-from timing import best_time  # benchmarks/timing.py (scripts run from this folder)
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from timing import best_time  # benchmarks/timing.py (scripts run from this folder)
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 NUM_CLASSES = 11  # segmentation classes of the built-in scenes data set (conf/data/scenes.yaml)

@@ -20,17 +20,17 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
-from torch.utils.data import DataLoader, Dataset
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import flop_registry
 
-from mminvert.training.run import build_module
 from mminvert.stylegan2.module import _frozen
+from mminvert.training.run import build_module
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
-def compose_model(preset: str, overrides: list[str]) -> "DictConfig":  # noqa: F821
+def compose_model(preset: str, overrides: list[str]) -> DictConfig:  # noqa: F821
     """The StyleGAN2 task with the `gan` preset (conf/gan/<preset>.yaml)."""
     # "scenes_narrow32": the issue's reference network (64 wide, 2-layer mapping, w_dim 128) at 32 px.
     extra = ["gan.generator.resolution=32"] if preset == "scenes_narrow32" else []

@@ -1,8 +1,10 @@
 """The `mminvert` command. Sub-commands take `key=value` arguments like the Hydra entry points:
 
     mminvert export ckpt=RUN_OR_CKPT out=model.pt [overwrite=true]
+    mminvert app [ckpt=RUN_OR_CKPT_OR_BUNDLE] [port=7860] [host=127.0.0.1] [examples=DIR] [device=auto]
 
 `export` writes an inference bundle that `mminvert.Inpainter.from_checkpoint` loads without Lightning or Hydra.
+`app` serves the interactive inpainting page (docs/app.md); without ckpt it uses the bundled scenes model.
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ def _key_values(spec: dict[str, tuple[Callable[[str], object], object]]) -> Call
 
 _REQUIRED = object()
 EXPORT = {"ckpt": (str, _REQUIRED), "out": (str, _REQUIRED), "overwrite": (_flag, False)}
+APP = {"ckpt": (str, None), "port": (int, 7860), "host": (str, "127.0.0.1"), "examples": (str, None),
+       "device": (str, "auto")}
 
 
 def _add(sub: argparse._SubParsersAction, name: str, spec: dict, help: str) -> None:
@@ -51,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mminvert", description="mminvert command-line tools")
     sub = parser.add_subparsers(dest="command", required=True)
     _add(sub, "export", EXPORT, "write an inference bundle from a run folder or checkpoint")
+    _add(sub, "app", APP, "serve the interactive inpainting page (needs the `app` extra)")
     return parser
 
 
@@ -80,7 +85,23 @@ def _export(opts: dict[str, object]) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[dict[str, object]], int]] = {"export": _export}
+def _app(opts: dict[str, object]) -> int:
+    try:
+        from .app import launch
+        from .app.ui import gr  # noqa: F401 — the optional dependency, checked before loading the model
+    except ImportError as e:
+        print(f"mminvert app: {e}; install the app extra: pip install -e '.[app]'", file=sys.stderr)
+        return 1
+    try:
+        launch(opts["ckpt"], host=str(opts["host"]), port=int(opts["port"]), examples=opts["examples"],
+               device=str(opts["device"]))
+    except (OSError, ValueError) as e:  # missing/wrong checkpoint or examples folder, port in use
+        print(f"mminvert app: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+COMMANDS: dict[str, Callable[[dict[str, object]], int]] = {"export": _export, "app": _app}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,9 +8,18 @@ import pytest
 import torch
 from PIL import Image
 
-from mminvert.data import (BoxMasks, ResumableSampler, CelebAMaskHQSource, FolderSource, InpaintingDataModule, LabelMap, ScenesSource,
-                           read_image, read_mask_file,
-                           cityscapes_label_map)
+from mminvert.data import (
+    BoxMasks,
+    CelebAMaskHQSource,
+    FolderSource,
+    InpaintingDataModule,
+    LabelMap,
+    ResumableSampler,
+    ScenesSource,
+    cityscapes_label_map,
+    read_image,
+    read_mask_file,
+)
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 

@@ -5,8 +5,18 @@ import cv2
 import numpy as np
 import pytest
 
-from mminvert.data import (BoxMasks, BucketMasks, EvalMaskSet, FolderMasks, FreeFormMasks, MixedMasks, ModalityMasks,
-                           OutpaintMasks, hole_ratio, read_mask_file)
+from mminvert.data import (
+    BoxMasks,
+    BucketMasks,
+    EvalMaskSet,
+    FolderMasks,
+    FreeFormMasks,
+    MixedMasks,
+    ModalityMasks,
+    OutpaintMasks,
+    hole_ratio,
+    read_mask_file,
+)
 
 
 @pytest.mark.parametrize("gen", [FreeFormMasks(), BoxMasks(), OutpaintMasks("center"), OutpaintMasks("corners"),

@@ -2,9 +2,21 @@
 import pytest
 import torch
 
-from mminvert.encoder import (ACBBlock, ADN, AOTBlock, Bottleneck, DownBackbone, GatedConv2d, GMABlock,
-                              MaskGatedPatchAttention, MultiModalGuidedEncoder, ResBlock, build_fusion,
-                              encoder_input, one_hot_seg)
+from mminvert.encoder import (
+    ADN,
+    ACBBlock,
+    AOTBlock,
+    Bottleneck,
+    DownBackbone,
+    GatedConv2d,
+    GMABlock,
+    MaskGatedPatchAttention,
+    MultiModalGuidedEncoder,
+    ResBlock,
+    build_fusion,
+    encoder_input,
+    one_hot_seg,
+)
 
 torch.manual_seed(0)
 

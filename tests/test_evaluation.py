@@ -14,10 +14,10 @@ from PIL import Image
 
 from mminvert.cli import main as mminvert_cli
 from mminvert.evaluation import evaluate
-from mminvert.io import resolve_checkpoint
 from mminvert.inference import Inpainter
 from mminvert.inference.cli import inpaint_paths
-from mminvert.io import save_stylegan2
+from mminvert.io import resolve_checkpoint, save_stylegan2
+from mminvert.metrics import find_inception_weights
 from mminvert.stylegan2 import StyleGAN2Discriminator
 from mminvert.training import train
 
@@ -137,3 +137,153 @@ def test_export_command(run_dir, tmp_path, capsys):
     m[8:24, 8:24] = 0
     np.testing.assert_array_equal(Inpainter.from_checkpoint(out)(img, m),
                                   Inpainter.from_checkpoint(run_dir / "checkpoints" / "last.ckpt")(img, m))
+
+
+# --- real-image Inception features: computed once, cached on disk, never trusted blindly --------------------
+
+def _count_inception_images(monkeypatch) -> list[int]:
+    """Patch InceptionFeatures.forward to record the batch size of every call."""
+    from mminvert.metrics import InceptionFeatures
+
+    calls: list[int] = []
+    forward = InceptionFeatures.forward
+
+    def counting(self, images):
+        calls.append(images.shape[0])
+        return forward(self, images)
+
+    monkeypatch.setattr(InceptionFeatures, "forward", counting)
+    return calls
+
+
+def test_feature_cache_gives_identical_numbers_and_saves_inception_passes(run_dir, tmp_path, monkeypatch, caplog):
+    try:
+        find_inception_weights()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    calls = _count_inception_images(monkeypatch)
+    metrics = "metrics=[fid,p_ids,u_ids,psnr]"
+    cache = tmp_path / "cache"
+
+    def run(name: str, *extra: str) -> dict:
+        calls.clear()
+        return _evaluate(run_dir, tmp_path / name, metrics, *extra)["results"]
+
+    cold = run("cold", f"feature_cache={cache}")
+    assert sum(calls) == 4 * (1 + 2) + 4 * 2  # real images in the first bucket only (the old code: every bucket)
+    assert len(calls) == 2  # one forward per batch: real images and both methods' composites together
+    files = list(cache.glob("real_*.npz"))
+    assert len(files) == 1
+    warm = run("warm", f"feature_cache={cache}")
+    assert sum(calls) == 4 * 2 * 2  # composites only
+    assert cold == warm  # exact: the cache changes nothing but the work
+    files[0].write_bytes(b"not a cache file")
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        corrupt = run("corrupt", f"feature_cache={cache}")
+    assert "ignoring the real-image feature cache" in caplog.text and str(files[0]) in caplog.text
+    assert corrupt == cold and sum(calls) == 4 * (1 + 2 * 2)
+    with np.load(files[0]) as f:  # rewritten, valid
+        assert f["features"].shape == (4, 2048)
+    run("fewer", f"feature_cache={cache}", "num_images=3", "buckets=[0.4-0.6]")  # another key: another file,
+    assert len(list(cache.glob("real_*.npz"))) == 2  # the first one kept
+
+
+def test_real_feature_cache_key_corruption_and_stale_images(tmp_path, caplog):
+    import torch
+
+    from mminvert.evaluation.real_features import RealFeatureCache, RealFeatures
+
+    key = {"data": {"source": {"_target_": "x", "seed": 0}}, "split": "test", "count": 3, "resolution": 32,
+           "inception": {"sha256": "abc"}}
+    cache = RealFeatureCache(tmp_path, key)
+    assert RealFeatureCache(tmp_path, {**key, "resolution": 64}).path != cache.path
+    assert RealFeatureCache(tmp_path, {**key, "inception": {"sha256": "abd"}}).path != cache.path
+    assert RealFeatureCache(tmp_path, dict(reversed(list(key.items())))).path == cache.path  # order-free
+    images = torch.rand(3, 3, 32, 32) * 2 - 1
+    feats = torch.rand(3, 8)
+    store = RealFeatures(3, cache)
+    assert store.get(0, images[:2]) is None
+    store.put(0, images[:2], feats[:2])
+    store.finish()
+    assert not cache.path.exists()  # incomplete: nothing written
+    store.put(2, images[2:], feats[2:])
+    store.finish()
+    again = RealFeatures(3, cache)
+    torch.testing.assert_close(again.get(0, images[:2]), feats[:2], rtol=0, atol=0)
+    torch.testing.assert_close(again.get(2, images[2:]), feats[2:], rtol=0, atol=0)
+    with caplog.at_level("WARNING"):
+        assert again.get(0, images[:2] * 0.5) is None  # other images at these positions: recomputed
+    assert "does not match the images" in caplog.text
+    caplog.clear()
+    cache.path.write_bytes(cache.path.read_bytes()[:100])  # truncated file
+    with caplog.at_level("WARNING"):
+        assert RealFeatures(3, cache).get(0, images[:2]) is None
+    assert "ignoring the real-image feature cache" in caplog.text
+    assert RealFeatureCache(tmp_path, key).load(4) is None  # wrong count
+
+
+# --- progress ----------------------------------------------------------------------------------------------
+
+def test_progress_logs_lines_when_not_a_tty_and_draws_a_bar_on_one(caplog):
+    import io
+    import logging
+
+    from mminvert.evaluation.progress import Progress, format_seconds
+
+    t = [0.0]
+    clock = lambda: t[0]  # noqa: E731
+    with caplog.at_level(logging.INFO, logger="mminvert.evaluation.progress"):
+        p = Progress("bucket 0.1-0.3", 40, interval=10, stream=io.StringIO(), clock=clock)
+        for _ in range(4):
+            with p.stage("telea"):
+                t[0] += 6.0
+            p.update(10)
+        p.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == "bucket 0.1-0.3: 20/40 images (50%), 1.67 images/s, elapsed 12s, ETA 12s"  # 12 s > 10 s
+    assert lines[1].startswith("bucket 0.1-0.3: 40/40 images (100%)")  # the last item always
+    assert len(lines) == 3 and "done in 24s (telea 24s)" in lines[2]
+    assert format_seconds(754) == "12m34s" and format_seconds(5400) == "1h30m"
+    tty = io.StringIO()
+    bar = Progress("b", 4, stream=tty, tty=True, clock=clock)
+    with bar.stage("mminvert"):
+        pass
+    bar.update(2)
+    assert "\r" in tty.getvalue() and "2/4 images" in tty.getvalue() and "[mminvert]" in tty.getvalue()
+
+
+# --- #12 defect 10: no quiet adjustment of inputs ----------------------------------------------------------
+
+def test_num_images_beyond_the_test_split_warns_and_makes_only_the_masks_used(run_dir, tmp_path, caplog):
+    data = tmp_path / "data"
+    with caplog.at_level("WARNING"):
+        res = _evaluate(run_dir, tmp_path / "out", "num_images=10", f"paths.data_dir={data}", "buckets=[0.4-0.6]",
+                        "metrics=[psnr]", "baselines=[]")
+    assert "num_images=10 but the test split has only 4 images" in caplog.text
+    assert res["num_images"] == 4 and "count=4" in res["masks"]
+    manifest = json.loads(next((data / "eval_masks").glob("*/0.40-0.60/manifest.json")).read_text())
+    assert manifest["count"] == 4 and len(list((data / "eval_masks").glob("*/0.40-0.60/*.png"))) == 4
+
+
+def test_explicit_missing_fid_weights_is_an_error(run_dir, tmp_path):
+    missing = tmp_path / "no_such_inception.pt"
+    with pytest.raises(FileNotFoundError, match=f"fid_weights={missing}: no such file"):
+        _evaluate(run_dir, tmp_path / "out", f"fid_weights={missing}")  # skip_unavailable does not excuse it
+
+
+def test_evaluate_script_prints_progress_and_fails_on_a_missing_fid_file(run_dir, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    common = [sys.executable, str(REPO / "evaluate.py"), f"ckpt={run_dir}", f"paths.data_dir={run_dir}/data",
+              "num_images=4", "data.source.num_test=4", "batch_size=2", "buckets=[0.4-0.6]", "metrics=[psnr,l1_hole]"]
+    r = subprocess.run(common + [f"output_dir={tmp_path / 'ok'}", f"hydra.run.dir={tmp_path / 'h1'}",
+                                 "progress_interval=0"], capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = r.stdout + r.stderr  # not a TTY: log lines, no bar
+    assert "bucket 0.4-0.6: 2/4 images (50%)" in out and "bucket 0.4-0.6: 4/4 images (100%)" in out
+    assert "ETA" in out and "\r" not in out
+    missing = tmp_path / "missing.pt"
+    r = subprocess.run(common + [f"output_dir={tmp_path / 'bad'}", f"hydra.run.dir={tmp_path / 'h2'}",
+                                 f"fid_weights={missing}"], capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode != 0 and f"fid_weights={missing}: no such file" in r.stderr
+    assert not (tmp_path / "bad" / "results.json").exists()

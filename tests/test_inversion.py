@@ -3,8 +3,15 @@ import pytest
 import torch
 
 from mminvert.encoder import MultiModalGuidedEncoder
-from mminvert.inversion import (MapToVectors, MMInvertFill, PreModulation, SkipInjection, SoftMeanLatent,
-                                instance_norm_codes, style_groups)
+from mminvert.inversion import (
+    MapToVectors,
+    MMInvertFill,
+    PreModulation,
+    SkipInjection,
+    SoftMeanLatent,
+    instance_norm_codes,
+    style_groups,
+)
 from mminvert.stylegan2 import StyleGAN2Generator
 
 

@@ -7,8 +7,15 @@ import torch.nn.functional as F
 import torchvision
 
 from mminvert.io import CheckpointError, MissingWeightsError
-from mminvert.losses import (FidelityLoss, InpaintingLoss, MaskedL1, MultiScaleLoss, NonSaturatingAdversarial,
-                             PatchDiscriminator, PerceptualLoss)
+from mminvert.losses import (
+    FidelityLoss,
+    InpaintingLoss,
+    MaskedL1,
+    MultiScaleLoss,
+    NonSaturatingAdversarial,
+    PatchDiscriminator,
+    PerceptualLoss,
+)
 
 
 def _batch(size=32, b=2, k=4):

@@ -21,13 +21,14 @@ def test_frechet_distance_matches_torch_fidelity():
     fidelity = pytest.importorskip("torch_fidelity.metric_fid")
     g = torch.Generator().manual_seed(0)
     a = torch.randn(400, 32, generator=g, dtype=torch.float64)
-    b = torch.randn(400, 32, generator=g, dtype=torch.float64) @ torch.randn(32, 32, generator=g, dtype=torch.float64) * 0.3 + 0.5
+    w = torch.randn(32, 32, generator=g, dtype=torch.float64)
+    b = torch.randn(400, 32, generator=g, dtype=torch.float64) @ w * 0.3 + 0.5
     sa, sb = FeatureStatistics(32), FeatureStatistics(32)
     sa.update(a)
     sb.update(b)
     ours = frechet_distance(*sa.mean_cov(), *sb.mean_cov())
-    ref = fidelity.fid_statistics_to_metric(fidelity.fid_features_to_statistics(a), fidelity.fid_features_to_statistics(b),
-                                           verbose=False)[fidelity.KEY_METRIC_FID]
+    stats_a, stats_b = fidelity.fid_features_to_statistics(a), fidelity.fid_features_to_statistics(b)
+    ref = fidelity.fid_statistics_to_metric(stats_a, stats_b, verbose=False)[fidelity.KEY_METRIC_FID]
     assert ours == pytest.approx(float(ref), rel=1e-6)
     assert frechet_distance(*sa.mean_cov(), *sa.mean_cov()) == pytest.approx(0.0, abs=1e-6)
 

@@ -20,9 +20,19 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from mminvert import load_discriminator, load_generator
-from mminvert.stylegan2 import (DiffAugment, StyleGAN2Module, build_lazy_optimizer, d_logistic_loss, ema_beta,
-                               ema_update, g_nonsaturating_loss, lazy_reg_ratio, mix_styles, path_lengths,
-                               r1_penalty)
+from mminvert.stylegan2 import (
+    DiffAugment,
+    StyleGAN2Module,
+    build_lazy_optimizer,
+    d_logistic_loss,
+    ema_beta,
+    ema_update,
+    g_nonsaturating_loss,
+    lazy_reg_ratio,
+    mix_styles,
+    path_lengths,
+    r1_penalty,
+)
 from mminvert.training import train
 from mminvert.training.callbacks import to_uint8_grid
 from mminvert.training.run import build_module

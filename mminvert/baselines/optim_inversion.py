@@ -8,7 +8,7 @@ benchmarks/bench_inference.py for the price against the encoder-based model).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Union
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -21,7 +21,7 @@ __all__ = ["OptimInversion"]
 # A perceptual term: a module with `distance(x, y)` (mminvert.losses.PerceptualLoss), an
 # mminvert.metrics.LPIPSMetric (its inner network is used, the metric itself is gradient-free), or any
 # LPIPS-like callable `f(x, y)` returning per-sample distances (B,) / (B, 1, 1, 1) or a batch mean.
-Perceptual = Union[nn.Module, Callable[[Tensor, Tensor], Tensor]]
+Perceptual = nn.Module | Callable[[Tensor, Tensor], Tensor]
 
 
 class OptimInversion:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Union
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +22,7 @@ from torch import Tensor, nn
 
 __all__ = ["AttributeGuidance", "TextGuidance", "CLIP_MEAN", "CLIP_STD"]
 
-NetworkLike = Union[nn.Module, str, Path]
+NetworkLike = nn.Module | str | Path
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

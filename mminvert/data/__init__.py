@@ -7,8 +7,16 @@ from .edges import canny_edges
 from .eval_masks import BUCKETS, EvalMaskSet, FolderMasks, parse_bucket, read_mask_file
 from .folder import CelebAMaskHQSource, FolderSource, read_image, read_labels
 from .label_maps import CELEBAMASK_CLASSES, IGNORE_INDEX, LabelMap, cityscapes_label_map
-from .masks import (MASKS_VERSION, BoxMasks, BucketMasks, FreeFormMasks, MixedMasks, ModalityMasks, OutpaintMasks,
-                    hole_ratio)
+from .masks import (
+                    MASKS_VERSION,
+                    BoxMasks,
+                    BucketMasks,
+                    FreeFormMasks,
+                    MixedMasks,
+                    ModalityMasks,
+                    OutpaintMasks,
+                    hole_ratio,
+)
 from .scenes import SCENE_CLASSES, SCENES_VERSION, ScenesSource, render_scene
 
 __all__ = [

@@ -80,7 +80,7 @@ class EvalMaskSet:
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, i]))
         return self.generator(rng, self.resolution, self.resolution)
 
-    def ensure(self) -> "EvalMaskSet":
+    def ensure(self) -> EvalMaskSet:
         """Make sure masks 0..count-1 exist on disk. Mask i depends only on (seed, i), so an existing set
         with the same seed and generator version is reused, and extended when more masks are asked for;
         a set with another seed or version is an error (never overwritten)."""

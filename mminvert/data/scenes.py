@@ -17,8 +17,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .scene_painters import (SCENE_CLASSES, apply_light, paint_building, paint_clouds, paint_lake, paint_land,
-                             paint_mountains, paint_sky, paint_sun, paint_tree, place_objects, start_scene)
+from .scene_painters import (
+    SCENE_CLASSES,
+    apply_light,
+    paint_building,
+    paint_clouds,
+    paint_lake,
+    paint_land,
+    paint_mountains,
+    paint_sky,
+    paint_sun,
+    paint_tree,
+    place_objects,
+    start_scene,
+)
 
 __all__ = ["SCENE_CLASSES", "SCENES_VERSION", "render_scene", "ScenesSource"]
 

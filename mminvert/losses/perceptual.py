@@ -99,7 +99,7 @@ class FeatureExtractor(nn.Module):
                                         f"{unexpected[:3]}, wrong shape {wrong[:3]})")
         self.load_state_dict({**own, **mapped})
 
-    def train(self, mode: bool = True) -> "FeatureExtractor":
+    def train(self, mode: bool = True) -> FeatureExtractor:
         return super().train(False)  # batch-norm statistics stay frozen
 
     def forward(self, x: Tensor) -> list[Tensor]:

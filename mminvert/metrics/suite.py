@@ -48,7 +48,8 @@ class InpaintingMetrics:
         if inception is not None:
             self.info["inception"] = dict(getattr(inception, "info", {}))
         if lpips is not None:
-            self.info["lpips"] = {"net": getattr(lpips, "net_name", "?"), "pretrained": getattr(lpips, "pretrained", None)}
+            self.info["lpips"] = {"net": getattr(lpips, "net_name", "?"),
+                                  "pretrained": getattr(lpips, "pretrained", None)}
         self.reset()
 
     def reset(self) -> None:
@@ -63,9 +64,10 @@ class InpaintingMetrics:
 
     @torch.no_grad()
     def update(self, pred: Tensor, target: Tensor, mask: Tensor, seg_logits: Tensor | None = None,
-               seg_target: Tensor | None = None, target_features: Tensor | None = None) -> None:
-        """`target_features`: Inception features of `target`, when the caller already has them (several
-        methods evaluated on the same images)."""
+               seg_target: Tensor | None = None, target_features: Tensor | None = None,
+               pred_features: Tensor | None = None) -> None:
+        """`target_features` / `pred_features`: Inception features (B, 2048) of `target` / `pred`, when the
+        caller already has them (several methods evaluated on the same images, one batched forward)."""
         if pred.shape != target.shape:
             raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
         self.count += pred.shape[0]
@@ -79,7 +81,7 @@ class InpaintingMetrics:
             self._add("lpips", self.lpips(pred, target))
         if self.inception is not None:
             fr = target_features if target_features is not None else self.inception(target)
-            ff = self.inception(pred)
+            ff = pred_features if pred_features is not None else self.inception(pred)
             self.real_stats.update(fr)
             self.fake_stats.update(ff)
             if "p_ids" in self.metrics or "u_ids" in self.metrics:

@@ -82,7 +82,7 @@ class StyleGAN2Generator(nn.Module):
             done += m
         return (total / n).float()
 
-    def freeze(self) -> "StyleGAN2Generator":
+    def freeze(self) -> StyleGAN2Generator:
         """Eval mode and no parameter gradients (gradients still flow *through* the network)."""
         self.requires_grad_(False)
         return self.eval()

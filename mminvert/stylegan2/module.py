@@ -29,9 +29,9 @@ from torch.optim import Optimizer
 from ..utils.rng import RNGStream, capture_global_rng, restore_global_rng
 from .discriminator import StyleGAN2Discriminator
 from .ema import ema_beta, ema_update
-from .losses import d_logistic_loss, g_nonsaturating_loss, path_lengths, r1_penalty
 from .generator import StyleGAN2Generator
 from .lazy_reg import build_lazy_optimizer
+from .losses import d_logistic_loss, g_nonsaturating_loss, path_lengths, r1_penalty
 from .style_mixing import mix_styles
 
 __all__ = ["StyleGAN2Module"]

@@ -42,7 +42,7 @@ class FIDCallback(pl.Callback):
             self.skip_reason = "disabled (callbacks.fid.enabled=false)"
         else:
             try:
-                fid_cls = getattr(importlib.import_module("mminvert.metrics"), "FID")
+                fid_cls = importlib.import_module("mminvert.metrics").FID
             except (ImportError, AttributeError):
                 self.skip_reason = "no FID implementation (mminvert.metrics.FID is not available)"
             else:

@@ -1,0 +1,113 @@
+"""Fill methods the app compares with the model, and the slot for methods that sample.
+
+- `telea`: OpenCV's fast-marching inpainting (Telea 2004) at the image's full resolution;
+- `optim_inversion`: W+ optimisation on the model's own frozen generator (`mminvert.baselines.OptimInversion`),
+  run in the model's window, with a progress callback and cooperative cancellation;
+- `SAMPLERS`: methods that draw several fills from a seed register here (`register_sampler`); the page's
+  "Diverse fills" panel lists them. mminvert has none yet, so the panel says so instead of showing anything.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.optim.optimizer as torch_optimizer
+from PIL import Image
+
+from ..baselines import OptimInversion
+from ..inference import Inpainter
+
+__all__ = ["Cancelled", "CancelToken", "telea", "optim_inversion", "Sampler", "SAMPLERS", "register_sampler"]
+
+
+class Cancelled(RuntimeError):
+    """Raised inside a running method when its job was cancelled."""
+
+
+class CancelToken:
+    """A flag a long job polls; `cancel()` from another thread (the page's Cancel button) stops it."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled("cancelled")
+
+
+def telea(image: Image.Image, known: np.ndarray, radius: int = 5) -> Image.Image:
+    """cv2.inpaint (INPAINT_TELEA) of the hole (~known); the image's mode and size are kept (modes other
+    than L, RGB, RGBA are filled in RGB, like the Inpainter); known pixels are copied from the input."""
+    mode = image.mode if image.mode in ("L", "RGB", "RGBA") else "RGB"
+    arr = np.array(image.convert(mode))
+    hole = (~known).astype(np.uint8)
+    color = arr[..., :3] if arr.ndim == 3 else arr
+    filled = cv2.inpaint(np.ascontiguousarray(color), hole, radius, cv2.INPAINT_TELEA)
+    out = arr.copy()
+    target = out[..., :3] if out.ndim == 3 else out
+    target[~known] = filled[~known]
+    return Image.fromarray(out, mode)
+
+
+def optim_inversion(inpainter: Inpainter, image: Image.Image, known: np.ndarray, steps: int = 200,
+                    progress: Callable[[int, int], None] | None = None,
+                    token: CancelToken | None = None) -> Image.Image:
+    """Optimisation-based inversion into the model's generator, in the Inpainter's window.
+
+    `progress(step, steps)` is called after every Adam step; `token.cancel()` makes the next step raise
+    `Cancelled`. The steps are observed with torch's global optimiser step hook, filtered to this thread,
+    so OptimInversion itself needs no callback argument.
+    """
+    G = inpainter.model.generator
+    method = OptimInversion(G, steps=int(steps))
+    owner, done = threading.get_ident(), [0]
+
+    def on_step(optimizer, args, kwargs) -> None:
+        if threading.get_ident() != owner:
+            return
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], steps)
+        if token is not None:
+            token.check()
+
+    def fill(img: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        device = G.w_avg.device
+        return method(img.to(device), mask.to(device))["image"].clamp(-1, 1).cpu()
+
+    handle = torch_optimizer.register_optimizer_step_post_hook(on_step)
+    try:
+        if token is not None:
+            token.check()
+        return inpainter.fill_with(fill, image, known.astype(np.uint8) * 255)
+    finally:
+        handle.remove()
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """A method that draws different fills: `fn(image, known, n, seed) -> n images` (the input's mode and
+    size, known pixels unchanged); the same seed gives the same fills."""
+
+    name: str
+    fn: Callable[[Image.Image, np.ndarray, int, int], list[Image.Image]]
+    description: str = ""
+
+
+SAMPLERS: dict[str, Sampler] = {}
+
+
+def register_sampler(sampler: Sampler) -> None:
+    """Make a sampling method available to apps built afterwards."""
+    SAMPLERS[sampler.name] = sampler

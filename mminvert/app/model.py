@@ -1,0 +1,74 @@
+"""The model the app serves: a given checkpoint / bundle, or the bundled scenes inpainter.
+
+`DEFAULT_BUNDLE` (mminvert/assets/scenes64_inpainter.pt) is MMInvertFill trained on the built-in 64 px
+scenes against the bundled scenes64 generator (docs/app.md says how it was trained). It is stored in
+float16 to keep the package small and loads back into float32 (`load_state_dict` casts); `python -m
+mminvert.app.model SRC OUT` writes such a bundle from an exported bundle or a run folder.
+"""
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from ..data.scenes import SCENE_CLASSES
+from ..inference import Inpainter
+from ..inference.bundle import model_from_checkpoint_dict, save_bundle
+from ..io import resolve_checkpoint
+from ..io.stylegan2 import read_checkpoint
+
+__all__ = ["DEFAULT_BUNDLE", "pick_device", "load_model", "write_fp16_bundle"]
+
+DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "assets" / "scenes64_inpainter.pt"
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _class_names(obj: dict, num_classes: int) -> list[str]:
+    """Names stored in a bundle (`class_names`), else those of a training run's data config, else 'class k'."""
+    names = obj.get("class_names")
+    if names is None:
+        names = ((obj.get("hyper_parameters") or {}).get("data") or {}).get("class_names")
+    names = list(names or [])
+    if len(names) != num_classes:
+        names = [f"class {k}" for k in range(num_classes)]
+    return [str(n) for n in names]
+
+
+def load_model(ckpt: str | Path | None = None, device: str = "auto") -> tuple[Inpainter, list[str], Path]:
+    """(Inpainter, class names, resolved path) for a bundle, a training checkpoint or a run folder;
+    None = the bundled scenes model."""
+    path = DEFAULT_BUNDLE if ckpt is None else resolve_checkpoint(ckpt)
+    dev = pick_device(device)
+    obj = read_checkpoint(path, "cpu")
+    model = model_from_checkpoint_dict(obj, path)
+    inp = Inpainter(model, dev)
+    return inp, _class_names(obj if isinstance(obj, dict) else {}, inp.num_classes), Path(path)
+
+
+def write_fp16_bundle(src: str | Path, out: str | Path, class_names: Sequence[str] | None = None) -> Path:
+    """A float16 copy of an inference bundle / checkpoint with the class names the app shows."""
+    path = resolve_checkpoint(src)
+    obj = read_checkpoint(path, "cpu")
+    model = model_from_checkpoint_dict(obj, path)
+    names = list(class_names) if class_names is not None else _class_names(obj, model.encoder.num_classes)
+    return save_bundle(model.half(), out, class_names=names)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="write a float16 inference bundle for the app")
+    ap.add_argument("src", help="inference bundle, checkpoint or run folder")
+    ap.add_argument("out")
+    ap.add_argument("--scenes", action="store_true", help="store the built-in scenes' class names")
+    a = ap.parse_args(argv)
+    print(write_fp16_bundle(a.src, a.out, SCENE_CLASSES if a.scenes else None))
+
+
+if __name__ == "__main__":
+    main()
