@@ -124,7 +124,7 @@ def main() -> None:
         outs_ecs = outs
     ecs_edits = EDITS if a.ecs_edits == "all" else [
         (e[:max(e.rfind("+"), e.rfind("-"))], float(e[max(e.rfind("+"), e.rfind("-")):])) for e in a.ecs_edits.split(",")]
-    for name, (inv, o) in outs_ecs.items():
+    for name, (inv, _) in outs_ecs.items():
         render = lambda w: G.synthesis(w, noise_mode="const")  # noqa: E731
         invert = lambda img, msk: {"ws": inv(img, msk)["ws"]}  # noqa: E731
         t = time.perf_counter()

@@ -9,8 +9,16 @@ import pytest
 import torch
 
 from mminvert.data.scenes import SCENE_CLASSES
-from mminvert.editing import (SCENE_ATTRIBUTES, LatentDirections, SceneAttributeClassifier, attribute_labels,
-                              fit_directions, load_attribute_classifier, load_descriptor, save_attribute_classifier)
+from mminvert.editing import (
+    SCENE_ATTRIBUTES,
+    LatentDirections,
+    SceneAttributeClassifier,
+    attribute_labels,
+    fit_directions,
+    load_attribute_classifier,
+    load_descriptor,
+    save_attribute_classifier,
+)
 
 
 def test_attribute_labels_follow_the_pixel_fraction():

@@ -6,11 +6,18 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mminvert.baselines import (PAPER_PHASES, AttributeGuidance, LinkNet, MagecInversion, MagecPhase, OptimInversion,
-                                magec_loss, train_linknet)
+from mminvert.baselines import (
+    PAPER_PHASES,
+    AttributeGuidance,
+    LinkNet,
+    MagecInversion,
+    MagecPhase,
+    OptimInversion,
+    magec_loss,
+    train_linknet,
+)
 from mminvert.baselines.magec import descriptor_of_holed_image, telea_fill
 from mminvert.editing import LatentDirections
 from mminvert.metrics import edit_consistency_score, edit_cycle

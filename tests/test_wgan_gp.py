@@ -11,8 +11,7 @@ from torch import nn
 
 from mminvert.baselines import ContextualInversion
 from mminvert.training import train
-from mminvert.wgan_gp import (DCGANCritic, DCGANGenerator, critic_loss, generator_loss, gradient_penalty,
-                              load_wgan_gp)
+from mminvert.wgan_gp import DCGANCritic, DCGANGenerator, critic_loss, generator_loss, gradient_penalty, load_wgan_gp
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 CPU = ["trainer.accelerator=cpu", "trainer.devices=1", "++trainer.enable_progress_bar=false", "logger=csv"]

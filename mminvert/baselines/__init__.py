@@ -1,7 +1,8 @@
 """Non-encoder inpainting baselines on a frozen StyleGAN2: W+ optimisation (Wauquiez) with optional
-semantic guidance, MAGEC (edit-consistent W+ optimisation), and z optimisation with a contextual loss, a GAN prior and Poisson blending."""
+semantic guidance, MAGEC (edit-consistent W+ optimisation), and z optimisation with a contextual loss, a GAN
+prior and Poisson blending."""
 from .contextual_inversion import ContextualInversion, importance_weights
-from .magec import LinkNet, MagecInversion, MagecPhase, PAPER_PHASES, magec_loss, train_linknet
+from .magec import PAPER_PHASES, LinkNet, MagecInversion, MagecPhase, magec_loss, train_linknet
 from .optim_inversion import OptimInversion
 from .poisson import poisson_blend
 from .semantic import AttributeGuidance, TextGuidance

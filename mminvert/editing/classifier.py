@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -73,7 +73,7 @@ def load_attribute_classifier(path: str | Path = "scenes64", map_location: str |
     return model.requires_grad_(False).eval()
 
 
-Descriptor = Union[nn.Module, str, Path]
+Descriptor = nn.Module | str | Path
 
 
 def load_descriptor(net: Descriptor, names: Sequence[str] | None = None) -> nn.Module:

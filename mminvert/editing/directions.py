@@ -86,7 +86,7 @@ class LatentDirections:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "LatentDirections":
+    def load(cls, path: str | Path) -> LatentDirections:
         p = BUNDLED_DIRECTIONS.get(str(path), Path(str(path)).expanduser())
         if not p.is_file():
             raise FileNotFoundError(f"directions file {p} does not exist (bundled: {sorted(BUNDLED_DIRECTIONS)})")

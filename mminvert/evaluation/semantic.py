@@ -10,8 +10,8 @@ from torch import Tensor
 
 from ..baselines import MagecInversion, MagecPhase
 from ..editing import LatentDirections, load_descriptor
-from ..editing.write_directions import sample_latent_pairs
 from ..editing.directions import fit_directions
+from ..editing.write_directions import sample_latent_pairs
 from ..metrics.ecs import mean_ecs_per_edit
 from ..stylegan2 import StyleGAN2Generator
 

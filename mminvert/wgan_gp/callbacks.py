@@ -48,7 +48,8 @@ class WGANGPSamples(pl.Callback):
 
     def __init__(self, dirpath: str | os.PathLike, every_n_steps: int = 500, num_samples: int = 16, seed: int = 0) -> None:
         super().__init__()
-        self.dirpath, self.every_n_steps, self.num_samples, self.seed = Path(dirpath), int(every_n_steps), int(num_samples), int(seed)
+        self.dirpath, self.every_n_steps = Path(dirpath), int(every_n_steps)
+        self.num_samples, self.seed = int(num_samples), int(seed)
         self._last = -1
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:

@@ -21,9 +21,10 @@ def save_wgan_gp(path: str | Path, generator: DCGANGenerator, critic: DCGANCriti
     """Atomic write (temporary file + rename) of both networks' configs and CPU weights."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    obj = {"format": WGAN_GP_FORMAT, **info,
-           "generator": {"config": generator.config, "state_dict": {k: v.detach().cpu() for k, v in generator.state_dict().items()}},
-           "critic": {"config": critic.config, "state_dict": {k: v.detach().cpu() for k, v in critic.state_dict().items()}}}
+    def part(net):
+        return {"config": net.config, "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
+
+    obj = {"format": WGAN_GP_FORMAT, **info, "generator": part(generator), "critic": part(critic)}
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
     torch.save(obj, tmp)

@@ -50,7 +50,7 @@ class DCGANGenerator(nn.Module):
         h = self.fc(z).view(-1, self._c0, 4, 4)
         return torch.tanh(self.to_rgb(self.blocks(h)))
 
-    def freeze(self) -> "DCGANGenerator":
+    def freeze(self) -> DCGANGenerator:
         """Eval mode (batch norm uses its running statistics) and no parameter gradients."""
         self.requires_grad_(False)
         return self.eval()
