@@ -1,11 +1,14 @@
-"""Input checks shared by the per-image optimisation baselines."""
+"""Input checks and preparation shared by the per-image optimisation baselines."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import torch
 from torch import Tensor
 
 from ..stylegan2 import StyleGAN2Generator
 
-__all__ = ["check_image_and_mask"]
+__all__ = ["check_image_and_mask", "InversionInputs", "prepare_inputs", "mean_latent_start"]
 
 
 def check_image_and_mask(generator: StyleGAN2Generator, image: Tensor, mask: Tensor) -> None:
@@ -15,3 +18,25 @@ def check_image_and_mask(generator: StyleGAN2Generator, image: Tensor, mask: Ten
         raise ValueError(f"image must be (B, 3, {R}, {R}), got {tuple(image.shape)}")
     if mask.ndim != 4 or mask.shape[1:] != (1, R, R) or mask.shape[0] != image.shape[0]:
         raise ValueError(f"mask must be ({image.shape[0]}, 1, {R}, {R}), got {tuple(mask.shape)}")
+
+
+class InversionInputs(NamedTuple):
+    y: Tensor         # (B, 3, R, R) target in [-1, 1], float32 on the generator's device
+    M: Tensor         # (B, 1, R, R) binary mask, 1 = known
+    known: Tensor     # (B,) known values per sample (3 channels), at least 1
+    y_masked: Tensor  # y ⊙ M
+
+
+def prepare_inputs(generator: StyleGAN2Generator, image: Tensor, mask: Tensor) -> InversionInputs:
+    """Checked, detached inputs on the generator's device (mask binarised at 0.5)."""
+    check_image_and_mask(generator, image, mask)
+    device = generator.w_avg.device
+    y = image.detach().to(device, torch.float32)
+    M = (mask.detach().to(device) > 0.5).to(torch.float32)
+    return InversionInputs(y, M, (M.flatten(1).sum(1) * 3).clamp_min(1.0), y * M)
+
+
+def mean_latent_start(generator: StyleGAN2Generator, batch: int) -> Tensor:
+    """(B, num_ws, w_dim) W+ codes at the mean latent w̄, requiring grad: where the optimisations start."""
+    w = generator.w_avg.detach().to(torch.float32).reshape(1, 1, -1)
+    return w.repeat(batch, generator.num_ws, 1).requires_grad_(True)

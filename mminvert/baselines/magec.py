@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from ..editing.directions import LatentDirections
 from ..stylegan2 import StyleGAN2Generator
 from ..stylegan2.style_mixing import mix_styles
-from .inputs import check_image_and_mask
+from .inputs import mean_latent_start, prepare_inputs
 from .optim_inversion import OptimInversion, Perceptual
 
 __all__ = ["LinkNet", "train_linknet", "magec_loss", "MagecPhase", "PAPER_PHASES", "MagecInversion", "telea_fill",
@@ -206,15 +206,10 @@ class MagecInversion:
 
     def invert(self, image: Tensor, mask: Tensor) -> dict[str, Any]:
         G = self.generator
-        check_image_and_mask(G, image, mask)
-        device = G.w_avg.device
-        y = image.detach().to(device, torch.float32)
-        M = (mask.detach().to(device) > 0.5).to(torch.float32)
-        B = y.shape[0]
-        known = (M.flatten(1).sum(1) * 3).clamp_min(1.0)
-        y_masked = y * M
+        y, M, known, y_masked = prepare_inputs(G, image, mask)
+        device, B = y.device, y.shape[0]
         d = descriptor_of_holed_image(self.descriptor.to(device), y, M, self.descriptor_input)
-        ws = G.w_avg.detach().to(torch.float32).reshape(1, 1, -1).repeat(B, G.num_ws, 1).requires_grad_(True)
+        ws = mean_latent_start(G, B)
         opt = torch.optim.Adam([ws], lr=self.lr)
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=self.lr_every, gamma=self.lr_decay)
         link = self.linknet.to(device) if self.linknet is not None else None

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..stylegan2 import StyleGAN2Generator
-from .inputs import check_image_and_mask
+from .inputs import mean_latent_start, prepare_inputs
 
 __all__ = ["OptimInversion"]
 
@@ -118,15 +118,9 @@ class OptimInversion:
 
     def invert(self, image: Tensor, mask: Tensor) -> dict[str, Any]:
         G = self.generator
-        check_image_and_mask(G, image, mask)
-        device = G.w_avg.device
-        y = image.detach().to(device, torch.float32)
-        M = (mask.detach().to(device) > 0.5).to(torch.float32)
-        B = y.shape[0]
-        known = (M.flatten(1).sum(1) * 3).clamp_min(1.0)  # known values per sample (3 channels)
-        y_masked = y * M
-
-        ws = G.w_avg.detach().to(torch.float32).reshape(1, 1, -1).repeat(B, G.num_ws, 1).requires_grad_(True)
+        y, M, known, y_masked = prepare_inputs(G, image, mask)
+        device, B = y.device, y.shape[0]
+        ws = mean_latent_start(G, B)
         opt = torch.optim.Adam([ws], lr=self.lr, betas=self.betas)
         sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=self.gamma)
         use_perc = self._distance is not None and self.lambda_perceptual != 0

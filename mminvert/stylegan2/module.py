@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from ..utils.rng import RNGStream, capture_global_rng, restore_global_rng
+from ..utils.rng import RNGStream, rank_stream_from_state, rank_streams_state, restore_global_rng
 from .discriminator import StyleGAN2Discriminator
 from .ema import ema_beta, ema_update
 from .generator import StyleGAN2Generator
@@ -215,22 +215,13 @@ class StyleGAN2Module(pl.LightningModule):
     # ----------------------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Called on every rank; gather each rank's private stream so a resume continues all of them.
-        streams = [self.rng.state_dict()]
-        if self.trainer.world_size > 1:
-            gathered: list[Any] = [None] * self.trainer.world_size
-            torch.distributed.all_gather_object(gathered, streams[0])
-            streams = gathered
-        checkpoint["stylegan2_rng"] = {"streams": streams, "global": capture_global_rng()}
+        checkpoint["stylegan2_rng"] = rank_streams_state(self.rng, self.trainer.world_size)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("stylegan2_rng")
         if state is None:
             log.warning("checkpoint has no RNG state: the resumed run will not repeat the original exactly")
             return
-        streams = state["streams"]
         rank = self.global_rank if self._trainer is not None else 0
-        if rank < len(streams):
-            self.rng.load_state_dict(streams[rank])
-        else:  # resuming on more ranks than were saved: new ranks start fresh streams
-            self.rng = RNGStream(self.seed * 1000 + rank)
+        self.rng = rank_stream_from_state(state, rank, self.seed)  # more ranks than saved: new ones start fresh
         self._resume_global_rng = state["global"]

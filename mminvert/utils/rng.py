@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["RNGStream", "capture_global_rng", "restore_global_rng"]
+__all__ = ["RNGStream", "capture_global_rng", "restore_global_rng", "rank_streams_state", "rank_stream_from_state"]
 
 
 class RNGStream:
@@ -71,3 +71,21 @@ def restore_global_rng(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def rank_streams_state(stream: RNGStream, world_size: int) -> dict[str, Any]:
+    """Checkpoint state of every rank's private stream (gathered under DDP; call on every rank) and the global RNG."""
+    streams: list[Any] = [stream.state_dict()]
+    if world_size > 1:
+        gathered: list[Any] = [None] * world_size
+        torch.distributed.all_gather_object(gathered, streams[0])
+        streams = gathered
+    return {"streams": streams, "global": capture_global_rng()}
+
+
+def rank_stream_from_state(state: dict[str, Any], rank: int, seed: int) -> RNGStream:
+    """This rank's stream from `rank_streams_state`; a rank the checkpoint did not have starts a fresh stream."""
+    stream = RNGStream(seed * 1000 + rank)
+    if rank < len(state["streams"]):
+        stream.load_state_dict(state["streams"][rank])
+    return stream

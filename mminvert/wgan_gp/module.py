@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from ..utils.rng import RNGStream, capture_global_rng, restore_global_rng
+from ..utils.rng import RNGStream, rank_stream_from_state, rank_streams_state, restore_global_rng
 from .losses import critic_loss, generator_loss, gradient_penalty
 from .networks import DCGANCritic, DCGANGenerator
 
@@ -100,12 +100,7 @@ class WGANGPModule(pl.LightningModule):
         self.log_dict({f"train/{k}": v for k, v in logs.items()}, on_step=True, on_epoch=False, batch_size=m)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        streams = [self.rng.state_dict()]
-        if self.trainer.world_size > 1:
-            gathered: list[Any] = [None] * self.trainer.world_size
-            torch.distributed.all_gather_object(gathered, streams[0])
-            streams = gathered
-        checkpoint["wgan_gp_rng"] = {"streams": streams, "global": capture_global_rng()}
+        checkpoint["wgan_gp_rng"] = rank_streams_state(self.rng, self.trainer.world_size)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("wgan_gp_rng")
@@ -113,8 +108,5 @@ class WGANGPModule(pl.LightningModule):
             log.warning("checkpoint has no RNG state: the resumed run will not repeat the original exactly")
             return
         rank = self.global_rank if self._trainer is not None else 0
-        streams = state["streams"]
-        self.rng = RNGStream(self.seed * 1000 + rank)
-        if rank < len(streams):
-            self.rng.load_state_dict(streams[rank])
+        self.rng = rank_stream_from_state(state, rank, self.seed)
         self._resume_global_rng = state["global"]
