@@ -1,5 +1,6 @@
 """Mask generators, evaluation sets (buckets, manifests) and user mask folders."""
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -34,6 +35,39 @@ def test_bucket_masks_hit_their_bucket():
         rng = np.random.default_rng(0)
         for _ in range(10):
             assert lo <= hole_ratio(gen(rng, 32, 32)) <= hi
+
+
+@pytest.mark.parametrize("lo, hi", [(0.0, 0.4), (0.0, 1.0)])
+def test_bucket_masks_from_zero_have_holes(lo, hi):
+    gen = BucketMasks(lo, hi)
+    rng = np.random.default_rng(0)
+    ratios = [hole_ratio(gen(rng, 32, 32)) for _ in range(50)]
+    assert all(0 < r <= hi for r in ratios), ratios
+
+
+def test_bucket_masks_above_zero_draw_what_version_1_drew():
+    """lo > 0: the same masks as the original loop (which drew parts only while the ratio was below lo)."""
+    def version_1(gen, rng, h, w):
+        while True:
+            mask = np.ones((h, w), np.float32)
+            while hole_ratio(mask) < gen.lo:
+                mask = np.minimum(mask, gen.parts(rng, h, w))
+            if hole_ratio(mask) <= gen.hi:
+                return mask
+
+    for lo, hi in ((0.05, 0.2), (0.4, 0.6)):
+        gen = BucketMasks(lo, hi)
+        for seed in range(20):
+            new = gen(np.random.default_rng(seed), 40, 48)
+            assert np.array_equal(new, version_1(gen, np.random.default_rng(seed), 40, 48))
+
+
+def test_committed_eval_masks_still_regenerate():
+    root = Path(__file__).resolve().parents[1] / "data" / "eval_masks"
+    for res in (64, 256):
+        masks = EvalMaskSet(root, res, "0.4-0.6", count=256)
+        for i in (0, 1, 100, 255):
+            assert np.array_equal(masks.draw(i), read_mask_file(masks.dir / f"{i:05d}.png")), (res, i)
 
 
 def test_modality_masks():

@@ -130,7 +130,9 @@ class MixedMasks:
 
 class BucketMasks:
     """Masks whose hole ratio lies in [lo, hi]: holes of strokes and boxes are added until the ratio
-    reaches lo; a draw that overshoots hi is rejected and restarted."""
+    reaches lo (and at least one is drawn, so lo = 0 still gives a hole); a draw that overshoots hi is
+    rejected and restarted. For lo > 0 the first part is always drawn anyway, so what a seed draws there
+    is unchanged from MASKS_VERSION 1 (the committed evaluation sets stay valid)."""
 
     def __init__(self, lo: float, hi: float, max_tries: int = 1000) -> None:
         if not 0 <= lo < hi <= 1:
@@ -141,7 +143,7 @@ class BucketMasks:
     def __call__(self, rng: np.random.Generator, height: int, width: int) -> np.ndarray:
         for _ in range(self.max_tries):
             mask = np.ones((height, width), np.float32)
-            while hole_ratio(mask) < self.lo:
+            while hole_ratio(mask) < self.lo or hole_ratio(mask) == 0:
                 mask = np.minimum(mask, self.parts(rng, height, width))
             if hole_ratio(mask) <= self.hi:
                 return mask
