@@ -1,4 +1,5 @@
 """Loss terms compute what their formulas say; weight-0 terms are never built; missing weights are clear."""
+import logging
 import math
 
 import pytest
@@ -50,6 +51,26 @@ def test_backbone_weights_load_from_configured_path(tmp_path):
     torch.save(net.state_dict(), tmp_path / "r50.pth")
     loss = PerceptualLoss("hrf", pretrained=True, weights_path=str(tmp_path / "r50.pth"))
     torch.testing.assert_close(loss.net.stages[0][0].conv1.weight, net.layer1[0].conv1.weight)
+
+
+def test_hrf_fallback_to_imagenet_resnet50_warns_once(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no ADE20k encoder there
+    monkeypatch.setenv("MMINVERT_WEIGHTS", str(tmp_path))
+    torch.save(torchvision.models.resnet50(weights=None).state_dict(), tmp_path / "resnet50-0676ba61.pth")
+    with caplog.at_level(logging.WARNING, logger="mminvert.losses.perceptual"):
+        PerceptualLoss("hrf", pretrained=True)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    msg = warnings[0].getMessage()
+    assert "ImageNet ResNet-50" in msg and "resnet50-0676ba61.pth" in msg and "ADE20k" in msg
+
+
+def test_hrf_with_lamas_ade20k_encoder_does_not_warn(monkeypatch, tmp_path, caplog):
+    state, _ = _mit_resnet50dilated_state()
+    torch.save(state, tmp_path / "ade.pth")
+    with caplog.at_level(logging.WARNING, logger="mminvert.losses.perceptual"):
+        PerceptualLoss("hrf", pretrained=True, weights_path=str(tmp_path / "ade.pth"))
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def _mit_resnet50dilated_state(seed=0):

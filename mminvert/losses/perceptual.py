@@ -2,7 +2,8 @@
 field loss), `vgg` (VGG-19 relu features, L1) and `lpips` (LPIPS-VGG with its learned linear layers).
 
 Backbone weights come from a configured path, $MMINVERT_WEIGHTS or the torch hub cache (see
-io/aux_weights.py). `pretrained: false` uses random backbone weights drawn from a fixed seed — a
+io/aux_weights.py). `hrf` looks for LaMa's ADE20k resnet50dilated encoder first and falls back to the
+ImageNet ResNet-50 (same dilated body, 7x7 stem), announced with one warning. `pretrained: false` uses random backbone weights drawn from a fixed seed — a
 degraded mode for tests and smoke runs, announced with a warning. Either way the frozen backbone is
 rebuilt on construction, so it is kept out of state dicts and checkpoints (utils/not_checkpointed.py).
 """
@@ -20,7 +21,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import Tensor, nn
 
-from ..io.aux_weights import load_lpips_backbone, resolve_weights
+from ..io.aux_weights import ADE20K_WEIGHTS, load_lpips_backbone, resolve_weights
 from ..io.errors import CheckpointError
 from ..utils.not_checkpointed import not_checkpointed
 
@@ -52,6 +53,10 @@ class FeatureExtractor(nn.Module):
             log.warning("perceptual loss: %s backbone has random weights (pretrained: false)", backbone)
         else:
             self._load(state, path)
+            if backbone == "hrf" and "conv3.weight" not in state:
+                log.warning("perceptual loss: hrf uses the ImageNet ResNet-50 (%s) instead of LaMa's ADE20k "
+                            "resnet50dilated encoder, which was not found or not configured (%s); the loss "
+                            "is then not the paper's HRF loss", path, ADE20K_WEIGHTS["resnet50dilated_ade20k"])
         self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False).eval()
