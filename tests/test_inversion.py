@@ -189,3 +189,37 @@ def test_update_mean_latent_moves_online_mean():
     model.update_mean_latent()
     assert not torch.allclose(model.sml.online, before)
     assert "sml.online" in model.state_dict()
+
+
+def _with_noise(model):
+    with torch.no_grad():
+        for name, p in model.generator.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(0.5)
+    return model
+
+
+def test_generator_noise_is_random_in_training_and_constant_in_eval():
+    model = _with_noise(_tiny_model())
+    batch = _batch()
+    with torch.no_grad():
+        model.train()
+        a, b = model(batch)["image"], model(batch)["image"]
+        assert (a - b).abs().max() > 1e-3  # fresh noise per call
+        model.eval()
+        c, d = model(batch)["image"], model(batch)["image"]
+    assert torch.equal(c, d)
+    assert model.config["train_noise_mode"] == "random" and model.config["noise_mode"] == "const"
+    with pytest.raises(ValueError, match="train_noise_mode"):
+        MMInvertFill(model.generator, model.encoder, train_noise_mode="loud")
+
+
+def test_architecture_round_trip_keeps_noise_modes_and_old_descriptions_train_with_const():
+    model = _tiny_model()
+    arch = model.architecture()
+    assert MMInvertFill.from_architecture(arch).train_noise_mode == "random"
+    del arch["model"]["train_noise_mode"]  # written before the option existed
+    old = _with_noise(MMInvertFill.from_architecture(arch)).train()
+    assert old.train_noise_mode == "const"
+    with torch.no_grad():
+        assert torch.equal(old(_batch())["image"], old(_batch())["image"])

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from ..encoder import MultiModalGuidedEncoder
 from ..stylegan2 import StyleGAN2Generator
+from ..stylegan2.synthesis import NOISE_MODES
 from ..utils import to_plain
 from .map2style import MapToVectors, style_groups
 from .premod import PreModulation
@@ -36,7 +37,9 @@ class MMInvertFill(nn.Module):
     `edge`, `seg` (logits), `structure`.
 
     The generator is frozen: no gradients for its parameters, always in eval mode, never in an optimiser
-    (see `trainable_parameters`), but gradients flow through it to the encoder.
+    (see `trainable_parameters`), but gradients flow through it to the encoder. Its per-layer noise follows
+    this module's mode: `train_noise_mode` (default random, as the paper's generator) while training,
+    `noise_mode` (default const: deterministic fills) otherwise.
     """
 
     def __init__(
@@ -48,10 +51,14 @@ class MMInvertFill(nn.Module):
         sml: dict[str, Any] | None = None,
         noise_mode: str = "const",
         map_hidden: int | None = None,
+        train_noise_mode: str = "random",
     ) -> None:
         super().__init__()
+        for name, mode in (("noise_mode", noise_mode), ("train_noise_mode", train_noise_mode)):
+            if mode not in NOISE_MODES:
+                raise ValueError(f"{name} must be one of {NOISE_MODES}, got {mode!r}")
         self.config = to_plain(dict(premod=premod, skip=skip, sml=dict(sml or {}), noise_mode=noise_mode,
-                                    map_hidden=map_hidden))
+                                    map_hidden=map_hidden, train_noise_mode=train_noise_mode))
         self.generator = generator.freeze()
         self.encoder = encoder
         R, D = generator.resolution, generator.w_dim
@@ -68,7 +75,7 @@ class MMInvertFill(nn.Module):
         self.skip = SkipInjection(widths, [R // 4, R // 2, R], generator.channels) if skip else None
         self.sml = SoftMeanLatent(D, **dict(sml or {}))
         self.sml.reset(generator.w_avg)
-        self.noise_mode = noise_mode
+        self.noise_mode, self.train_noise_mode = noise_mode, train_noise_mode
 
     def architecture(self) -> dict[str, Any]:
         """Plain-data description that rebuilds this model without Hydra (see `from_architecture`)."""
@@ -76,9 +83,12 @@ class MMInvertFill(nn.Module):
 
     @classmethod
     def from_architecture(cls, arch: dict[str, Any]) -> MMInvertFill:
-        """An untrained model of the described architecture (load a state dict into it)."""
+        """An untrained model of the described architecture (load a state dict into it). Descriptions
+        written before `train_noise_mode` existed trained with `noise_mode` (const) and keep doing so."""
         enc_cfg = dict(arch["encoder"])
-        return cls(StyleGAN2Generator(**arch["generator"]), MultiModalGuidedEncoder(**enc_cfg), **arch["model"])
+        model_cfg = dict(arch["model"])
+        model_cfg.setdefault("train_noise_mode", model_cfg.get("noise_mode", "const"))
+        return cls(StyleGAN2Generator(**arch["generator"]), MultiModalGuidedEncoder(**enc_cfg), **model_cfg)
 
     # ---------------------------------------------------------------- frozen generator bookkeeping
     def train(self, mode: bool = True) -> MMInvertFill:
@@ -111,7 +121,8 @@ class MMInvertFill(nn.Module):
         w_mean = self.sml.online
         ws = w + w_mean  # [paper:W+] W+ = w' + w̄_onl
         features = self.skip(feats) if self.skip is not None else None
-        out_image = self.generator.synthesis(ws, noise_mode=self.noise_mode, features=features)
+        noise_mode = self.train_noise_mode if self.training else self.noise_mode  # paper: random in training
+        out_image = self.generator.synthesis(ws, noise_mode=noise_mode, features=features)
         composite = image * mask + out_image * (1 - mask)  # [paper:composite] x ⊙ M + ŷ ⊙ (1 − M)
         return dict(image=out_image, composite=composite, ws=ws, w_mean=w_mean, rgb=enc["rgb"], edge=enc["edge"],
                     seg=enc["seg"], structure=enc["structure"])
