@@ -16,6 +16,8 @@ from mminvert.losses import (
     NonSaturatingAdversarial,
     PatchDiscriminator,
     PerceptualLoss,
+    balanced_bce_with_logits,
+    sobel_edges,
 )
 
 
@@ -190,7 +192,8 @@ class _LinearD(torch.nn.Module):
 def test_adversarial_losses_and_r1_match_hand_computation():
     batch = _batch(8)
     d = _LinearD((4, 8, 8))
-    adv = NonSaturatingAdversarial(weight=0.1, discriminator=d, edge_input=True, r1_gamma=2.0, r1_interval=4)
+    adv = NonSaturatingAdversarial(weight=0.1, discriminator=d, edge_input=True, r1_gamma=2.0, r1_interval=4,
+                                   edge_source="prediction")
     fake = batch["image"] * 0.3
     out = {"image": fake, "edge": [None, None, torch.zeros(2, 1, 8, 8)]}
     fake_in = torch.cat([fake, torch.full((2, 1, 8, 8), 0.5)], 1)  # σ(0) = 0.5
@@ -203,6 +206,36 @@ def test_adversarial_losses_and_r1_match_hand_computation():
     assert "r1" not in adv.discriminator_loss(out, batch, step=9)  # lazy: only every 4th step
 
 
+def test_sobel_edges_range_and_a_step_edge():
+    img = -torch.ones(1, 3, 8, 8)
+    img[..., 4:] = 1.0  # black left half, white right half
+    e = sobel_edges(img)
+    assert e.shape == (1, 1, 8, 8) and e.min() >= 0 and e.max() <= 1
+    torch.testing.assert_close(e[..., 3:5], torch.ones(1, 1, 8, 2), atol=1e-3, rtol=0)  # the step
+    assert e[..., :2].max() < 0.01 and e[..., 6:].max() < 0.01  # flat regions
+
+
+def test_discriminator_sees_the_same_kind_of_edge_map_for_real_and_fake():
+    batch = _batch(16)
+    d = _LinearD((4, 16, 16))
+    adv = NonSaturatingAdversarial(discriminator=d, edge_input=True)
+    assert adv.edge_source == "image"
+    out = {"image": batch["image"].clone(), "edge": [torch.randn(2, 1, 16, 16)] * 3}  # prediction is ignored
+    real, fake = adv._real_input(batch), adv._fake_input(out, batch, detach=True)
+    assert torch.equal(real, fake)
+    torch.testing.assert_close(real[:, 3:], sobel_edges(batch["image"]))
+    # the generator's gradient reaches the output through its edge map: a D that reads only the edge channel
+    with torch.no_grad():
+        d.a[:3] = 0
+    fake_image = (batch["image"] * 0.5).requires_grad_(True)
+    adv({"image": fake_image}, batch).backward()
+    assert fake_image.grad.abs().sum() > 0
+    # R1 is taken w.r.t. the real image (through its edge map): with D reading edges only it is still > 0
+    assert adv.discriminator_loss(out, batch, step=0)["r1"] > 0
+    with pytest.raises(ValueError, match="edge_source"):
+        NonSaturatingAdversarial(edge_source="canny")
+
+
 def test_multiscale_loss_terms():
     batch = _batch(32, k=4)
     sizes = (8, 16, 32)
@@ -212,11 +245,45 @@ def test_multiscale_loss_terms():
     edge_logits = [torch.zeros(2, 1, s, s) for s in sizes]
     seg_logits = [torch.zeros(2, 4, s, s) for s in sizes]
     out = dict(perfect, edge=edge_logits, seg=seg_logits)
-    expected = 0.0
+    plain, balanced = 0.0, 0.0
     for s in sizes:
         e = F.interpolate(batch["edge"], size=s, mode="area")
-        expected += F.binary_cross_entropy_with_logits(torch.zeros_like(e), e) + math.log(4)  # uniform CE = log K
-    torch.testing.assert_close(MultiScaleLoss(perceptual=0)(out, batch), expected, atol=1e-5, rtol=1e-5)
+        plain += F.binary_cross_entropy_with_logits(torch.zeros_like(e), e) + math.log(4)  # uniform CE = log K
+        beta = (1 - e).mean(dim=(1, 2, 3), keepdim=True)  # σ(0) = 1/2: every pixel costs log 2 times its weight
+        balanced += (math.log(2) * (beta * e + (1 - beta) * (1 - e))).mean() + math.log(4)
+    torch.testing.assert_close(MultiScaleLoss(perceptual=0)(out, batch), balanced, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(MultiScaleLoss(perceptual=0, edge_loss="plain")(out, batch), plain, atol=1e-5,
+                               rtol=1e-5)
+    with pytest.raises(ValueError, match="edge_loss"):
+        MultiScaleLoss(edge_loss="weighted")
+
+
+def test_balanced_edge_bce_matches_hand_computation():
+    logits = torch.tensor([[[[0.0, 2.0], [-1.0, 0.0]]], [[[3.0, -3.0], [0.0, 1.0]]]])
+    target = torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]], [[[0.0, 0.0], [0.0, 0.0]]]])
+    # image 0: 1 edge pixel of 4 -> edge weight β = 3/4, non-edge weight 1/4; image 1 has no edges -> 0
+    sp = lambda v: math.log1p(math.exp(v))  # noqa: E731 - softplus: −log σ(x) = sp(−x), −log(1 − σ(x)) = sp(x)
+    image0 = (0.75 * sp(-0.0) + 0.25 * (sp(2.0) + sp(-1.0) + sp(0.0))) / 4
+    got = balanced_bce_with_logits(logits, target)
+    assert got.item() == pytest.approx((image0 + 0.0) / 2, rel=1e-6)
+    # {0, 1} targets: MMT's bce2d (positives weighted by the negative fraction and vice versa, mean reduction)
+    # computed per image
+    g = torch.Generator().manual_seed(0)
+    x, t = torch.randn(1, 1, 8, 8, generator=g), (torch.rand(1, 1, 8, 8, generator=g) > 0.8).float()
+    pos = t.mean()
+    w = torch.where(t > 0, 1 - pos, pos)
+    torch.testing.assert_close(balanced_bce_with_logits(x, t), F.binary_cross_entropy(torch.sigmoid(x), t, w))
+
+
+def test_balanced_edge_bce_does_not_reward_predicting_no_edges():
+    t = torch.zeros(1, 1, 16, 16)
+    t[..., 8, :] = 1  # one edge row: 1/16 of the pixels
+    none, right = torch.full_like(t, -4.0), (t * 8 - 4)
+    unsure = torch.zeros_like(t)  # σ = 1/2 everywhere
+    # plain BCE prefers a confident "no edge anywhere" to being unsure; the balanced one does not
+    assert F.binary_cross_entropy_with_logits(none, t) < F.binary_cross_entropy_with_logits(unsure, t)
+    assert balanced_bce_with_logits(none, t) > balanced_bce_with_logits(unsure, t)
+    assert balanced_bce_with_logits(none, t) > 2 * balanced_bce_with_logits(right, t)
 
 
 def test_fidelity_loss():
