@@ -3,8 +3,9 @@ field loss), `vgg` (VGG-19 relu features, L1) and `lpips` (LPIPS-VGG with its le
 
 Backbone weights come from a configured path, $MMINVERT_WEIGHTS or the torch hub cache (see
 io/aux_weights.py). `hrf` looks for LaMa's ADE20k resnet50dilated encoder first and falls back to the
-ImageNet ResNet-50 (same dilated body, 7x7 stem), announced with one warning. `pretrained: false` uses random backbone weights drawn from a fixed seed — a
-degraded mode for tests and smoke runs, announced with a warning. Either way the frozen backbone is
+ImageNet ResNet-50 (same dilated body, 7x7 stem), announced with one warning. `pretrained: false` uses
+random backbone weights drawn from a fixed seed — a degraded mode for tests and smoke runs, announced
+with a warning. Either way the frozen backbone is
 rebuilt on construction, so it is kept out of state dicts and checkpoints (utils/not_checkpointed.py).
 """
 from __future__ import annotations
