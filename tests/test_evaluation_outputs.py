@@ -12,7 +12,6 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 from mminvert.cli import main as mminvert_cli
-from mminvert.evaluation import evaluate
 from mminvert.evaluation.methods import ModelMethod
 from mminvert.metrics import known_gap
 from mminvert.training import train

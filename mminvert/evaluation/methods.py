@@ -1,6 +1,6 @@
-"""Methods an evaluation compares: a trained inversion model (its composite, raw or Poisson-blended output),
-OpenCV's Telea inpainting as a classical reference row, and per-image optimisation of the same frozen generator (Wauquiez's W+ inversion, MAGEC,
-Yeh / Vitoria's contextual z inversion) as the optimisation-based reference rows."""
+"""Methods an evaluation compares: a trained inversion model (its composite, raw or Poisson-blended output), OpenCV's
+Telea inpainting as a classical reference row, and per-image optimisation of the same frozen generator (Wauquiez's
+W+ inversion, MAGEC, Yeh / Vitoria's contextual z inversion) as the optimisation-based reference rows."""
 from __future__ import annotations
 
 from typing import Any
