@@ -63,9 +63,12 @@ def test_acb_with_full_gate_is_weighted_sum_of_paths():
 
 
 def test_bottleneck_types_and_validation():
+    g0 = torch.rand(1, 16, 4, 4)
     for t in ("acb", "res", "aot"):
         b = Bottleneck(16, type=t, depth=2)
-        assert len(b.blocks) == 2 and b(torch.randn(1, 16, 4, 4)).shape == (1, 16, 4, 4)
+        assert len(b.blocks) == 2 and b(torch.randn(1, 16, 4, 4), g0).shape == (1, 16, 4, 4)
+    with pytest.raises(ValueError, match="needs the backbone's gate"):
+        Bottleneck(16, type="acb", depth=2)(torch.randn(1, 16, 4, 4))
     with pytest.raises(ValueError, match="bottleneck type"):
         Bottleneck(16, type="transformer")
 
@@ -97,8 +100,8 @@ def test_fusions_shapes(kind):
         build_fusion("film", 8, 3)
 
 
-def test_gma_gives_zero_weight_to_fully_masked_keys():
-    attn = MaskGatedPatchAttention(16, heads=4, patch_sizes=(2, 4))
+def test_known_fraction_gate_gives_zero_weight_to_fully_masked_keys():
+    attn = MaskGatedPatchAttention(16, heads=4, patch_sizes=(2, 4), gate="known_fraction")
     attn.keep_attention = True
     x = torch.randn(1, 16, 8, 8)
     mask = torch.ones(1, 1, 32, 32)
@@ -139,12 +142,12 @@ def _batch(size, k=5, b=2):
 def test_encoder_input_masks_each_modality():
     batch = _batch(16)
     batch["mask_seg"] = torch.zeros(2, 1, 16, 16)  # segmentation withheld
-    x = encoder_input(batch, 5, use_aux=True)
+    x = encoder_input(batch, 5, ("seg", "edge"))
     assert x.shape == (2, 3 + 1 + 5 + 1 + 1 + 1, 16, 16)
     torch.testing.assert_close(x[:, :3], batch["image"] * batch["mask"])
     assert x[:, 4:10].abs().sum() == 0  # one-hot and its mask are zero
     torch.testing.assert_close(x[:, 10:11], batch["edge"] * batch["mask"])
-    assert encoder_input(batch, 5, use_aux=False).shape == (2, 4, 16, 16)
+    assert encoder_input(batch, 5, ()).shape == (2, 4, 16, 16)
 
 
 @pytest.mark.parametrize("size", [32, 64])

@@ -4,6 +4,9 @@
     h = x + Attn(n; gate from x, M)         (mask-gated multi-head patch attention)
     o = Fuse₂(h, a)
     y = h + W_o(GELU(W₁ o) ⊙ σ(W_g o))      (gated feed-forward)
+
+`attention=False` (the paper's "−GMA" ablation, and MMT's blocks) drops the attention step and its
+fusion: y = x + FFN(Fuse(x, a)); the auxiliary guidance is still fused.
 """
 from __future__ import annotations
 
@@ -34,16 +37,23 @@ class GatedFeedForward(nn.Module):
 
 
 class GMABlock(nn.Module):
-    """x (B, C, H, W), aux a (B, Ca, H, W) or None, mask M (B, 1, H₀, W₀) -> (B, C, H, W)."""
+    """x (B, C, H, W), aux a (B, Ca, H, W) or None, mask M (B, 1, H₀, W₀) -> (B, C, H, W).
+
+    `attention=False`: no `attention` / `fuse_attn` modules (both None). `gate`: the attention's key gate,
+    'learned' or 'known_fraction' (see patch_attention.py).
+    """
 
     def __init__(self, channels: int, aux_channels: int, fusion: str = "adn", heads: int = 4,
-                 patch_sizes: Sequence[int] = (2, 4), ffn_expansion: int = 2) -> None:
+                 patch_sizes: Sequence[int] = (2, 4), ffn_expansion: int = 2, attention: bool = True,
+                 gate: str = "learned") -> None:
         super().__init__()
-        self.fuse_attn = build_fusion(fusion, channels, aux_channels)
-        self.attention = MaskGatedPatchAttention(channels, heads, patch_sizes)
+        self.fuse_attn = build_fusion(fusion, channels, aux_channels) if attention else None
+        self.attention = MaskGatedPatchAttention(channels, heads, patch_sizes, gate) if attention else None
         self.fuse_ffn = build_fusion(fusion, channels, aux_channels)
         self.ffn = GatedFeedForward(channels, ffn_expansion)
 
     def forward(self, x: Tensor, a: Tensor | None, mask: Tensor) -> Tensor:
-        h = x + self.attention(self.fuse_attn(x, a), x, mask)  # [paper:GMA] h = x + Attn(Fuse₁(x, a))
+        h = x
+        if self.attention is not None:
+            h = x + self.attention(self.fuse_attn(x, a), x, mask)  # [paper:GMA] h = x + Attn(Fuse₁(x, a))
         return h + self.ffn(self.fuse_ffn(h, a))

@@ -10,14 +10,15 @@ __all__ = ["MultiModalHead"]
 class MultiModalHead(nn.Module):
     """One decoder scale. RGB ŷ_s = tanh(conv(F_rgb)) in [-1, 1]; edge logits ê_s; seg logits ŝ_s.
 
-    `structure(...)` gives P_s = cat(ŷ_s, σ(ê_s), softmax(ŝ_s)) (B, 3 + 1 + K, h, w), or ŷ_s alone
-    for single-modality models.
+    `structure(...)` gives P_s = cat(ŷ_s, σ(ê_s), softmax(ŝ_s)) (B, 3 + 1 + K, h, w), without the parts
+    of absent modalities (ŷ_s alone for single-modality models). The edge head exists when `edge` and
+    `aux_channels` > 0, the seg head when `num_classes` > 0 and `aux_channels` > 0.
     """
 
-    def __init__(self, rgb_channels: int, aux_channels: int = 0, num_classes: int = 0) -> None:
+    def __init__(self, rgb_channels: int, aux_channels: int = 0, num_classes: int = 0, edge: bool = True) -> None:
         super().__init__()
         self.rgb = nn.Conv2d(rgb_channels, 3, 1)
-        self.edge = nn.Conv2d(aux_channels, 1, 1) if aux_channels else None
+        self.edge = nn.Conv2d(aux_channels, 1, 1) if aux_channels and edge else None
         self.seg = nn.Conv2d(aux_channels, num_classes, 1) if aux_channels and num_classes else None
 
     def forward(self, f_rgb: Tensor, f_edge: Tensor | None = None, f_seg: Tensor | None = None

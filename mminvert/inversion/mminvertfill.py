@@ -6,7 +6,7 @@
     SML          W+ = w' + w̄_onl
     skip         F_s -> zero-initialised additive features at the generator's 3 largest resolutions
     generator    ŷ = G.synthesis(W+, features);  composite ŷ_comp = x ⊙ M + ŷ ⊙ (1 − M)
-The same class with switches gives InvertFill (use_aux=False) and pSp-style W+ inversion
+The same class with switches gives InvertFill (encoder modalities []) and pSp-style W+ inversion
 (premod=False, skip=False, tau=0).
 """
 from __future__ import annotations
@@ -61,8 +61,7 @@ class MMInvertFill(nn.Module):
             MapToVectors(c, D, n, map_hidden) for c, n in zip(widths, self.groups) if n > 0)
         self.premod = None
         if premod:
-            struct_in = encoder.decoder.heads[0].rgb.out_channels + (
-                1 + encoder.num_classes if encoder.use_aux else 0)
+            struct_in = encoder.decoder.structure_channels  # P_s: RGB + the present modalities' maps
             self.map2structure = nn.ModuleList(MapToVectors(struct_in, D, 1, map_hidden) for _ in range(3))
             self.premod = PreModulation(D, D, self.groups, map_hidden)
         self.skip = SkipInjection(widths, [R // 4, R // 2, R], generator.channels) if skip else None
@@ -76,9 +75,11 @@ class MMInvertFill(nn.Module):
 
     @classmethod
     def from_architecture(cls, arch: dict[str, Any]) -> MMInvertFill:
-        """An untrained model of the described architecture (load a state dict into it)."""
-        enc_cfg = dict(arch["encoder"])
-        return cls(StyleGAN2Generator(**arch["generator"]), MultiModalGuidedEncoder(**enc_cfg), **arch["model"])
+        """An untrained model of the described architecture (load a state dict into it). Encoder keys that
+        older stored architectures lack take the behaviour those models were trained with
+        (`MultiModalGuidedEncoder.from_config`)."""
+        encoder = MultiModalGuidedEncoder.from_config(arch["encoder"])
+        return cls(StyleGAN2Generator(**arch["generator"]), encoder, **arch["model"])
 
     # ---------------------------------------------------------------- frozen generator bookkeeping
     def train(self, mode: bool = True) -> MMInvertFill:
