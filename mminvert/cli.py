@@ -2,9 +2,12 @@
 
     mminvert export ckpt=RUN_OR_CKPT out=model.pt [overwrite=true]
     mminvert app [ckpt=RUN_OR_CKPT_OR_BUNDLE] [port=7860] [host=127.0.0.1] [examples=DIR] [device=auto]
+    mminvert table SWEEP_DIR [--out DIR] [--published FILE.yaml]
 
 `export` writes an inference bundle that `mminvert.Inpainter.from_checkpoint` loads without Lightning or Hydra.
 `app` serves the interactive inpainting page (docs/app.md); without ckpt it uses the bundled scenes model.
+`table` turns a finished paper-table sweep (experiment=paper/table5 ...) into table.md + table.json; it exits
+with 2, naming them, when rows are missing, failed or unknown (mminvert/evaluation/paper_table.py).
 """
 from __future__ import annotations
 
@@ -56,10 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add(sub, "export", EXPORT, "write an inference bundle from a run folder or checkpoint")
     _add(sub, "app", APP, "serve the interactive inpainting page (needs the `app` extra)")
+    table = sub.add_parser("table", help="make a paper table (table.md, table.json) from a finished sweep folder")
+    table.add_argument("sweep_dir", help="the multirun folder of e.g. `python train.py -m experiment=paper/table5`")
+    table.add_argument("--out", default=None, help="folder for table.md / table.json (default: the sweep folder)")
+    table.add_argument("--published", default=None, metavar="FILE.yaml",
+                       help="the paper's values to print beside ours (format: mminvert/evaluation/paper_table.py)")
+    table.set_defaults(spec=None)
     return parser
 
 
 def _options(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> dict[str, object]:
+    if ns.spec is None:  # a sub-command with ordinary argparse arguments
+        return {k: v for k, v in vars(ns).items() if k not in ("command", "spec")}
     opts = {k: d for k, (_, d) in ns.spec.items()}
     opts.update(dict(ns.args))
     missing = [k for k, v in opts.items() if v is _REQUIRED]
@@ -101,7 +112,23 @@ def _app(opts: dict[str, object]) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[dict[str, object]], int]] = {"export": _export, "app": _app}
+def _table(opts: dict[str, object]) -> int:
+    from .evaluation.paper_table import SweepError, make_table
+
+    try:
+        paths = make_table(str(opts["sweep_dir"]), opts.get("out"), opts.get("published"))  # type: ignore[arg-type]
+    except SweepError as e:  # missing / failed / unknown rows, an invalid --published file
+        print(f"mminvert table: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a table this command did not write, an unwritable folder
+        print(f"mminvert table: {e}", file=sys.stderr)
+        return 1
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[dict[str, object]], int]] = {"export": _export, "app": _app, "table": _table}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,7 +11,11 @@ from omegaconf import OmegaConf
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 PRIMARY = ("config", "evaluate")
-TOP_GROUPS = ("paths", "data", "mask", "model", "gan", "task", "trainer", "logger", "callbacks", "hydra", "experiment", "debug")
+TOP_GROUPS = ("paths", "data", "mask", "model", "gan", "task", "trainer", "logger", "callbacks", "hydra", "experiment", "debug",
+              "ablation")
+# Groups whose options live in sub-folders (experiment=paper/table5, ablation=table5/full) and groups of evaluate.yaml.
+NESTED_OPTIONS = ("experiment", "ablation")
+EVALUATE_GROUPS = ("paper",)
 
 
 def _group_files() -> list[tuple[str, str]]:
@@ -38,13 +42,18 @@ def test_primary_configs_compose(name):
 
 @pytest.mark.parametrize("group,option", _group_files(), ids=lambda x: str(x))
 def test_every_config_file_composes(group, option):
-    if group in TOP_GROUPS:
+    top, _, sub = group.partition("/")
+    primary = "evaluate" if group in EVALUATE_GROUPS else "config"
+    if group in TOP_GROUPS or group in EVALUATE_GROUPS:
         overrides = [f"{group}={option}"]
+    elif top in NESTED_OPTIONS:  # an option in a sub-folder of the group
+        overrides = [f"{top}={sub}/{option}"]
+        group = top
     else:  # nested groups (e.g. data/label_map): compose the file under a probe key
         overrides = [f"+{group}@_probe={option}"]
-    cfg = _compose(overrides)
+    cfg = _compose(overrides, primary)
     OmegaConf.to_container(cfg, resolve=False)  # structurally valid
-    if group in TOP_GROUPS and group not in ("hydra", "experiment", "debug"):
+    if group in TOP_GROUPS and group not in ("hydra", "experiment", "debug", "ablation"):
         assert group in cfg
 
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -104,9 +105,8 @@ class EvalMaskSet:
             ratios.append(round(hole_ratio(mask), 6))
         manifest = {"seed": self.seed, "generator_version": MASKS_VERSION, "resolution": self.resolution,
                     "bucket": [self.lo, self.hi], "count": len(files), "hole_ratios": ratios, "files": files}
-        tmp = self.manifest_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(manifest, indent=1))
-        os.replace(tmp, self.manifest_path)  # the manifest appears last: a set with a manifest is complete
+        _write_atomic(self.manifest_path, json.dumps(manifest, indent=1).encode())
+        # the manifest appears last: a set with a manifest is complete
         log.info("evaluation masks %d..%d written to %s", len(old.get("files", [])), self.count - 1, self.dir)
         return self
 
@@ -125,10 +125,25 @@ class EvalMaskSet:
         return True
 
 
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write through a uniquely named temporary file and a rename. Jobs of a sweep that make the same set at
+    once (the same deterministic bytes) then never see, nor leave, a half-written file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide shared sets from other users
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _write_png(path: Path, mask: np.ndarray) -> None:
-    ok = cv2.imwrite(str(path), (mask * 255).astype(np.uint8))
+    ok, png = cv2.imencode(".png", (mask * 255).astype(np.uint8))
     if not ok:
-        raise OSError(f"could not write {path}")
+        raise OSError(f"could not encode {path}")
+    _write_atomic(path, png.tobytes())
 
 
 class FolderMasks:

@@ -6,6 +6,9 @@ versioned evaluation sets (`EvalMaskSet`), the models run without noise, so re-r
 numbers. The real images are the same in every bucket: their Inception features are computed once and
 cached on disk (`feature_cache`, see real_features.py); each batch's composites of all methods go through
 Inception in one forward.
+
+The model row is evaluated on its `output` (composite | raw | poisson, see ModelMethod) and always reports
+`gap`: mean |ŷ_raw − x| over the known pixels, before compositing (baseline rows leave it empty).
 """
 from __future__ import annotations
 
@@ -23,12 +26,13 @@ from torch.utils.data import DataLoader
 from ..data import EvalMaskSet, InpaintingDataset
 from ..inference.bundle import load_bundle
 from ..io import resolve_checkpoint
-from ..metrics import InpaintingMetrics
+from ..metrics import InpaintingMetrics, known_gap
 from .baseline_rows import BASELINES, build_baseline
 from .methods import ModelMethod
 from .progress import Progress
 from .real_features import RealFeatureCache, RealFeatures
 from .report import write_results
+from .row_record import write_row_record
 
 __all__ = ["evaluate"]
 
@@ -127,7 +131,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     ckpt = resolve_checkpoint(cfg.ckpt)
     model = load_bundle(ckpt, map_location="cpu")
     R = model.generator.resolution
-    methods: list[Any] = [ModelMethod(model, cfg.get("method_name") or "mminvert", device)]
+    model_row = ModelMethod(model, cfg.get("method_name") or "mminvert", device, output=cfg.get("output", "composite"))
+    methods: list[Any] = [model_row]
     unknown = [b for b in cfg.baselines if b not in BASELINES]
     if unknown:
         raise ValueError(f"unknown baselines {unknown}; available: {list(BASELINES)}")
@@ -159,6 +164,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         suites = {m.name: InpaintingMetrics(metrics, num_classes=dm.num_classes, inception=inception, lpips=lpips)
                   for m in methods}
         examples: list[list[np.ndarray]] = []
+        gap_sum = 0.0  # Σ over images of the model row's raw-output gap on the known pixels
         progress = Progress(f"bucket {bucket}", n, interval=float(cfg.get("progress_interval", 30)))
         start = 0
         for batch in loader:
@@ -177,6 +183,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                         inception, real, start, batch["image"], [outs[m.name]["composite"] for m in methods],
                         int(cfg.get("inception_batch_size", 64)))
             with progress.stage("metrics"):
+                gap_sum += float(known_gap(outs[model_row.name]["raw"], batch["image"], batch["mask"]).double().sum())
                 for m, feats in zip(methods, fake_feats):
                     o = outs[m.name]
                     suites[m.name].update(o["composite"], batch["image"], batch["mask"], o["seg"], batch.get("seg"),
@@ -199,6 +206,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         with progress.stage("metrics"):
             for name, suite in suites.items():
                 results[name][bucket] = suite.compute()
+            results[model_row.name][bucket]["gap"] = gap_sum / max(start, 1)
         progress.close()
         for name in suites:
             log.info("%s %s: %s", name, bucket, results[name][bucket])
@@ -209,9 +217,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if lpips is not None:
         info["lpips"] = {"net": lpips.net_name, "pretrained": lpips.pretrained}
     payload = {"checkpoint": str(ckpt), "data": OmegaConf.select(cfg, "data.source._target_"),
-               "num_images": n, "buckets": list(cfg.buckets), "metrics": metrics,
+               "num_images": n, "buckets": list(cfg.buckets), "metrics": [*metrics, "gap"],
+               "model_method": model_row.name, "output": model_row.output, "seed": cfg.get("seed"),
                "masks": f"EvalMaskSet(seed={cfg.mask_seed}, count={n})", "skipped": skipped,
                "metrics_info": info, "results": results, **({"ecs": ecs} if ecs else {})}
+    if cfg.get("paper_row"):
+        payload["paper"] = {"table": cfg.get("paper_table"), "row": cfg.paper_row}
     write_results(out_dir, payload, grids)
     log.info("wrote %s", out_dir / "report.md")
+    if cfg.get("paper_row"):  # a paper-table job (evaluate.py -m experiment=...): its completion marker, last
+        write_row_record(out_dir, cfg.get("paper_table"), str(cfg.paper_row), cfg.get("seed"), "results.json")
     return payload

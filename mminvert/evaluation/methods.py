@@ -1,6 +1,6 @@
-"""Methods an evaluation compares: a trained inversion model, OpenCV's Telea inpainting as a classical
-reference row, and per-image optimisation of the same frozen generator (Wauquiez's W+ inversion, MAGEC,
-Yeh / Vitoria's contextual z inversion) as the optimisation-based reference rows."""
+"""Methods an evaluation compares: a trained inversion model (its composite, raw or Poisson-blended output), OpenCV's
+Telea inpainting as a classical reference row, and per-image optimisation of the same frozen generator (Wauquiez's
+W+ inversion, MAGEC, Yeh / Vitoria's contextual z inversion) as the optimisation-based reference rows."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,21 +10,41 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["ModelMethod", "TeleaMethod", "GeneratorBaseline"]
+from ..baselines.poisson import poisson_blend
+
+__all__ = ["ModelMethod", "TeleaMethod", "GeneratorBaseline", "OUTPUTS"]
+
+
+OUTPUTS = ("composite", "raw", "poisson")
 
 
 class ModelMethod:
-    """A trained model (MMInvertFill family): batch -> {'composite' (B,3,H,W) [-1,1], 'seg' logits or None}."""
+    """A trained model (MMInvertFill family): batch -> {'composite' (B,3,H,W) [-1,1] (the image the metrics see),
+    'raw' (B,3,H,W) the generator's output before compositing, 'seg' logits or None}.
 
-    def __init__(self, model: torch.nn.Module, name: str = "model", device: str | torch.device = "cpu") -> None:
+    `output` picks the evaluated image: `composite` x ⊙ M + ŷ ⊙ (1 − M) (the default, DESIGN §2), `raw` ŷ itself
+    (pSp "w/o Comp."), or `poisson` ŷ Poisson-blended into the known pixels (pSp "w/ Blending")."""
+
+    def __init__(self, model: torch.nn.Module, name: str = "model", device: str | torch.device = "cpu",
+                 output: str = "composite") -> None:
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
         self.model, self.name, self.device = model.eval().to(device), name, torch.device(device)
+        self.output = output
 
     @torch.no_grad()
     def __call__(self, batch: dict[str, Tensor]) -> dict[str, Any]:
         b = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
         out = self.model(b)
         seg = out["seg"][-1] if out.get("seg") and out["seg"][-1] is not None else None
-        return {"composite": out["composite"].float().cpu(), "seg": None if seg is None else seg.float().cpu()}
+        raw = out["image"].float()
+        if self.output == "raw":
+            shown = raw
+        elif self.output == "poisson":
+            shown = poisson_blend(raw, b["image"].float(), b["mask"].float())
+        else:
+            shown = out["composite"].float()
+        return {"composite": shown.cpu(), "raw": raw.cpu(), "seg": None if seg is None else seg.float().cpu()}
 
 
 class TeleaMethod:

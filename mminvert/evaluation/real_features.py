@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +69,11 @@ class RealFeatureCache:
         buf = io.BytesIO()
         np.savez(buf, key=np.array(self.key_json), features=features.astype(np.float32, copy=False),
                  digests=np.array(digests))
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(buf.getvalue())
+        # a unique temporary name: parallel sweep jobs (other hosts of a shared file system too) write at once
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide shared sets from other users
+        with os.fdopen(fd, "wb") as f:
+            f.write(buf.getvalue())
         os.replace(tmp, self.path)
         log.info("cached Inception features of %d real images in %s", len(features), self.path)
 

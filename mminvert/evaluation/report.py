@@ -16,7 +16,7 @@ __all__ = ["write_results", "markdown_table", "METRIC_LABELS"]
 # (label, higher is better)
 METRIC_LABELS = {"fid": ("FID", False), "lpips": ("LPIPS", False), "ssim": ("SSIM", True), "psnr": ("PSNR", True),
                  "p_ids": ("P-IDS", True), "u_ids": ("U-IDS", True), "l1_hole": ("L1 hole", False),
-                 "miou": ("mIoU", True)}
+                 "miou": ("mIoU", True), "gap": ("gap", False)}
 
 
 def _clean(v: Any) -> Any:

@@ -2,7 +2,7 @@
 mIoU, diversity; the edit-consistency score of inversions (ECS)."""
 from .ecs import edit_consistency_score, edit_cycle
 from .fid import FID, FeatureStatistics, frechet_distance
-from .image_quality import l1_hole, psnr, ssim
+from .image_quality import known_gap, l1_hole, psnr, ssim
 from .inception import InceptionFeatures, find_inception_weights
 from .lpips_metric import LPIPSMetric
 from .miou import ConfusionMatrix
@@ -10,5 +10,5 @@ from .pids import IDS
 from .suite import AVAILABLE_METRICS, InpaintingMetrics, diversity_lpips
 
 __all__ = ["FID", "FeatureStatistics", "frechet_distance", "InceptionFeatures", "find_inception_weights", "psnr",
-           "ssim", "l1_hole", "LPIPSMetric", "ConfusionMatrix", "IDS", "InpaintingMetrics", "AVAILABLE_METRICS",
+           "ssim", "l1_hole", "known_gap", "LPIPSMetric", "ConfusionMatrix", "IDS", "InpaintingMetrics", "AVAILABLE_METRICS",
            "diversity_lpips", "edit_consistency_score", "edit_cycle"]

@@ -20,6 +20,7 @@ from ..io.errors import CheckpointError
 from .callbacks import StepCheckpoint, StepProgressBar
 from .callbacks.logger_runs import LoggerRunIds, resume_logger_kwargs
 from .callbacks.run_config import SaveRunConfig, save_run_config
+from .evaluate_after_fit import evaluate_after_fit
 from .resume import check_resume_checkpoint, describe_checkpoint, find_resume_checkpoint
 from .run_lock import RunFolderLock, is_launching_process
 
@@ -226,6 +227,8 @@ def _train(cfg: DictConfig, output_dir: Path, multirun: bool) -> float | None:
         if cfg.task.get("validate_before_fit") and not cfg.get("ckpt_path"):
             trainer.validate(module, datamodule=datamodule)  # the step-0 baseline of the validation metrics
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    if OmegaConf.select(cfg, "evaluate_after_fit.enabled"):  # rank 0 evaluates the final weights; others return
+        evaluate_after_fit(cfg, trainer, output_dir)
     name = cfg.task.get("optimized_metric")
     value = trainer.callback_metrics.get(name) if name else None
     if name and value is None:

@@ -1,0 +1,134 @@
+"""Every row of the paper-table sweeps (conf/experiment/paper/, conf/ablation/) composes, builds and trains two
+steps at a tiny size; the sweeps enumerate exactly the rows of mminvert.evaluation.paper_table.TABLES; a job with
+evaluate_after_fit writes its evaluation and row record."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig, OmegaConf
+
+from mminvert.evaluation.paper_table import TABLES
+from mminvert.training import train
+from mminvert.training.evaluate_after_fit import evaluation_config
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+SWEPT_TABLES = ("table5", "table6", "table7", "table8")
+# inpainting_tiny's sizes (32 px, random generator, narrow encoder), applied on top of a paper preset
+TINY = ["data=scenes_tiny", "model/generator=random32", "trainer=cpu", "++trainer.enable_progress_bar=false",
+        "trainer.devices=1", "logger=csv", "data.batch_size=2", "data.num_workers=0", "data.eval_masks.count=4",
+        "model.map_hidden=32", "model.sml.n_samples=16", "model.sml.period=10", "model.encoder.channels=[8,16,16,16]",
+        "model.encoder.bottleneck.depth=1", "model.encoder.heads=2", "loss.terms.adversarial.width=8",
+        "trainer.max_steps=2", "trainer.log_every_n_steps=1", "+trainer.limit_val_batches=0",
+        "task.validate_before_fit=false", "callbacks.run_estimate=null", "evaluate_after_fit.enabled=false",
+        "bottleneck_widths.res=40", "bottleneck_widths.aot=32"]
+
+
+def _sweep_params(table: str) -> dict[str, str]:
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=[f"experiment=paper/{table}"], return_hydra_config=True)
+    return dict(cfg.hydra.sweeper.params)
+
+
+def _rows() -> list[tuple[str, str]]:
+    return [(t, r.id) for t in SWEPT_TABLES for r in TABLES[t].rows]
+
+
+def _compose_row(table: str, row: str | None, tmp_path: Path, *extra: str) -> DictConfig:
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        overrides = [f"experiment=paper/{table}", *([f"ablation={table}/{row}"] if row else []), *TINY,
+                     f"paths.output_dir={tmp_path}", f"paths.data_dir={tmp_path}/data", *extra]
+        if table != "table8":
+            overrides = [o for o in overrides if not o.startswith("bottleneck_widths.")]
+        return compose("config", overrides=overrides)
+
+
+@pytest.mark.parametrize("table", SWEPT_TABLES)
+def test_sweep_enumerates_the_rows_of_the_table_in_order(table):
+    params = _sweep_params(table)
+    assert params["ablation"].split(",") == [f"{table}/{r}" for r in TABLES[table].row_ids]
+    assert params["seed"] == "0"
+    for row in TABLES[table].row_ids:  # each row file names its row
+        assert OmegaConf.load(CONF / "ablation" / table / f"{row}.yaml").paper_row == row
+
+
+def test_rows_change_only_the_model_and_tables_share_data_seed_steps_and_evaluation():
+    """A row file patches the model (and names itself); a table preset adds nothing but its name, its sweep and
+    (table 8) the matched widths to the shared preset: every row of every table trains and evaluates alike."""
+    for table, row in _rows():
+        patch = OmegaConf.load(CONF / "ablation" / table / f"{row}.yaml")
+        assert set(patch) <= {"paper_row", "model"}, (table, row, set(patch))
+    for table in (*SWEPT_TABLES, "psp"):
+        preset = OmegaConf.load(CONF / "experiment" / "paper" / f"{table}.yaml")
+        assert list(preset.defaults) == (["/experiment/paper/common", "_self_"] if table != "psp" else
+                                         ["/experiment/paper/common", {"override /model": "psp"}, "_self_"])
+        assert set(preset) - {"defaults"} <= {"paper_table", "run_name", "hydra", "bottleneck_widths", "loss",
+                                              "evaluate_after_fit"}
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=["experiment=paper/table7", "ablation=table7/mmt2_adain"])
+    assert cfg.evaluate_after_fit.enabled and cfg.trainer.max_steps == 400 and cfg.data.resolution == 64
+    assert list(cfg.evaluate_after_fit.buckets) == ["0.1-0.3", "0.4-0.6", "0.7-0.9"] and cfg.seed == 0
+    assert cfg.evaluate_after_fit.num_images == 256 and cfg.model.generator.path == "scenes64"
+    assert cfg.model.encoder.fusion == "adain" and cfg.model.encoder.guidance == "biased"
+    assert cfg.paper_table == "table7" and cfg.paper_row == "mmt2_adain" and cfg.run_name == "paper_table7"
+
+
+_TRAINED: set[str] = set()
+
+
+@pytest.mark.parametrize("table,row", _rows(), ids=lambda x: str(x))
+def test_row_builds_and_trains_two_steps(table, row, tmp_path):
+    cfg = _compose_row(table, row, tmp_path)
+    assert cfg.paper_table == table and cfg.paper_row == row
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    key = json.dumps(model, sort_keys=True)
+    if key in _TRAINED:  # the same model as an earlier row (e.g. "full" of table 5 = "ours" of table 7): built only
+        from hydra.utils import instantiate
+
+        instantiate(cfg.model)
+        return
+    _TRAINED.add(key)
+    train(cfg)
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_psp_preset_builds_and_trains_two_steps(tmp_path):
+    cfg = _compose_row("psp", None, tmp_path)
+    assert cfg.model.skip is False and cfg.model.premod is False and cfg.evaluate_after_fit.enabled is False
+    train(cfg)
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_a_job_evaluates_after_fit_and_marks_its_row(tmp_path):
+    cfg = _compose_row("table5", "no_pm", tmp_path, "evaluate_after_fit.enabled=true", "evaluate_after_fit.num_images=4",
+                       "evaluate_after_fit.buckets=[0.1-0.3,0.7-0.9]", "evaluate_after_fit.metrics=[ssim,psnr,l1_hole]",
+                       "+evaluate_after_fit.batch_size=4", "data.source.num_test=4", "seed=3")
+    train(cfg)
+    res = json.loads((tmp_path / "evaluation" / "results.json").read_text())
+    assert res["buckets"] == ["0.1-0.3", "0.7-0.9"] and res["num_images"] == 4 and res["output"] == "composite"
+    assert res["metrics"] == ["ssim", "psnr", "l1_hole", "gap"]
+    for b in res["buckets"]:
+        row = res["results"]["mminvert"][b]
+        assert 0 < row["gap"] < 1 and 0 < row["l1_hole"] < 1  # an untrained model: visible gap on known pixels
+    record = json.loads((tmp_path / "row.json").read_text())
+    assert record["table"] == "table5" and record["row"] == "no_pm" and record["seed"] == 3
+    assert record["results"] == "evaluation/results.json"
+    # the evaluation used the run's data and masks (its data_dir), not evaluate.yaml's defaults
+    assert (tmp_path / "data" / "eval_masks" / "32" / "0.70-0.90" / "manifest.json").is_file()
+
+
+def test_evaluation_config_takes_the_runs_data_and_rejects_unknown_keys(tmp_path):
+    cfg = _compose_row("table6", "gt", tmp_path, "evaluate_after_fit.num_images=7", "evaluate_after_fit.output=raw")
+    ev = evaluation_config(cfg, tmp_path)
+    assert ev.num_images == 7 and ev.output == "raw" and ev.ckpt == str(tmp_path)
+    assert ev.output_dir == str(tmp_path / "evaluation") and ev.data.resolution == 32
+    assert ev.feature_cache == f"{tmp_path}/data/feature_cache" and ev.paper_row is None
+    bad = _compose_row("table6", "gt", tmp_path, "+evaluate_after_fit.num_imgs=7")
+    with pytest.raises(ValueError, match="num_imgs"):
+        evaluation_config(bad, tmp_path)
