@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--out", default=None, help="folder for table.md / table.json (default: the sweep folder)")
     table.add_argument("--published", default=None, metavar="FILE.yaml",
                        help="the paper's values to print beside ours (format: mminvert/evaluation/paper_table.py)")
+    table.add_argument("--figure", default=None, metavar="FILE.png",
+                       help="also render the same test inputs through every row (first seed) into this PNG")
+    table.add_argument("--figure-bucket", default="0.4-0.6", help="hole-ratio bucket of the figure's masks")
     table.set_defaults(spec=None)
     return parser
 
@@ -123,6 +126,10 @@ def _table(opts: dict[str, object]) -> int:
     except OSError as e:  # a table this command did not write, an unwritable folder
         print(f"mminvert table: {e}", file=sys.stderr)
         return 1
+    if opts.get("figure"):
+        from .evaluation.paper_figure import rows_figure
+
+        paths = list(paths) + [rows_figure(str(opts["sweep_dir"]), str(opts["figure"]), str(opts["figure_bucket"]))]
     for path in paths:
         print(f"wrote {path}")
     return 0

@@ -132,3 +132,30 @@ def test_evaluation_config_takes_the_runs_data_and_rejects_unknown_keys(tmp_path
     bad = _compose_row("table6", "gt", tmp_path, "+evaluate_after_fit.num_imgs=7")
     with pytest.raises(ValueError, match="num_imgs"):
         evaluation_config(bad, tmp_path)
+
+
+def test_rows_figure_renders_the_same_inputs_through_each_row(tmp_path):
+    """A table-8 sweep of one trained job copied under the three row names: the figure has a line per input and
+    a column per row between the masked input and the ground truth."""
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    from mminvert.evaluation.paper_figure import rows_figure
+    from mminvert.evaluation.row_record import write_row_record
+
+    job0 = tmp_path / "sweep" / "0"
+    cfg = _compose_row("table8", "acb", job0, "evaluate_after_fit.enabled=true", "evaluate_after_fit.num_images=2",
+                       "evaluate_after_fit.buckets=[0.4-0.6]", "evaluate_after_fit.metrics=[psnr]",
+                       "+evaluate_after_fit.batch_size=2", "data.source.num_test=2")
+    train(cfg)
+    for i, row in enumerate(("res", "aot"), start=1):
+        shutil.copytree(job0, tmp_path / "sweep" / str(i))
+        write_row_record(tmp_path / "sweep" / str(i), "table8", row, 0, "evaluation/results.json")
+    out = rows_figure(tmp_path / "sweep", tmp_path / "fig.png", bucket="0.4-0.6", count=2)
+    img = np.asarray(Image.open(out))
+    assert img.shape == (2 * 32, (1 + 3 + 1) * 32, 3)
+    assert np.array_equal(img[:, 32:64], img[:, 64:96])  # the copied rows hold the same weights
+    assert not np.array_equal(img[:, :32], img[:, -32:])  # masked input differs from the ground truth
+    assert "ACB | RES | AOT" in out.with_suffix(".txt").read_text()
