@@ -49,7 +49,8 @@ def eval_masks(n: int, bucket: str, resolution: int = 64) -> torch.Tensor:
     return torch.stack([torch.from_numpy(masks.draw(i).astype(np.float32))[None] for i in range(n)]).gt(0.5).float()
 
 
-def fit(G, target: torch.Tensor, steps: int, features: bool, lr: float = 0.05, feature_lr: float = 0.01) -> tuple[torch.Tensor, list[float]]:
+def fit(G, target: torch.Tensor, steps: int, features: bool, lr: float = 0.05,
+        feature_lr: float = 0.01) -> tuple[torch.Tensor, list[float]]:
     """Adam on W+ (from w̄) [and zero-initialised additive features] minimising the mean squared error to
     the whole target. -> (G output (B, 3, R, R), per-step loss)."""
     b, R = target.shape[0], G.resolution
