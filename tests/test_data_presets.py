@@ -190,3 +190,19 @@ def test_stylegan2_pretraining_on_a_folder(tmp_path):
                       "callbacks.samples.every_n_steps=2")
     train(cfg)
     assert torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] >= 2
+
+
+def test_edge_only_model_ignores_the_datas_classes():
+    """check_model compares classes only for models that read segmentation (modalities with "seg")."""
+    from types import SimpleNamespace
+
+    from mminvert.data.datamodule import InpaintingDataModule
+    from mminvert.encoder import MultiModalGuidedEncoder
+
+    dm = SimpleNamespace(num_classes=19)
+    check = InpaintingDataModule.check_model
+    edge_only = SimpleNamespace(encoder=MultiModalGuidedEncoder(num_classes=0, modalities=["edge"], channels=[8, 8, 8, 8]))
+    check(dm, edge_only)  # no error: the labels are not an input of this model
+    both = SimpleNamespace(encoder=MultiModalGuidedEncoder(num_classes=15, channels=[8, 8, 8, 8]))
+    with pytest.raises(ValueError, match="built for 15 segmentation classes"):
+        check(dm, both)

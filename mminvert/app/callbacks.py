@@ -246,6 +246,8 @@ class InpaintApp:
 def model_summary(inpainter: Inpainter, name: str) -> str:
     m = inpainter.model
     n = sum(p.numel() for p in m.parameters())
-    kind = "multimodal (segmentation + edges)" if inpainter.use_aux else "RGB only"
+    names = {"seg": "segmentation", "edge": "edges"}
+    modalities = [names[k] for k in getattr(m.encoder, "modalities", ()) if k in names]
+    kind = f"multimodal ({' + '.join(modalities)})" if modalities else "RGB only"
     return f"{name}: {type(m).__name__}, {inpainter.R} px, {kind}, {n / 1e6:.1f} M parameters, on {inpainter.device}"
 

@@ -137,11 +137,11 @@ class InpaintingDataModule(pl.LightningDataModule):
                 masks.ensure()
 
     def check_model(self, model: Any) -> None:
-        """A model that reads segmentation (an encoder with `use_aux` and `num_classes`) must have been built
+        """A model that reads segmentation (an encoder whose `modalities` include "seg") must have been built
         for this data's classes; a mismatch is an error naming both numbers."""
         encoder = getattr(model, "encoder", None)
-        if not getattr(encoder, "use_aux", False):
-            return  # RGB-only models ignore the labels
+        if not getattr(encoder, "use_aux", False) or "seg" not in getattr(encoder, "modalities", ("seg",)):
+            return  # RGB-only and edge-only models ignore the labels
         if int(encoder.num_classes) != self.num_classes:
             raise ValueError(f"the model's encoder was built for {encoder.num_classes} segmentation classes "
                              f"(model.encoder.num_classes) but the data has data.num_classes={self.num_classes}: "
