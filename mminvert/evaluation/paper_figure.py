@@ -6,6 +6,7 @@ masks of one hole-ratio bucket), so the figure shows what the table measured.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -30,8 +31,6 @@ def _rgb(x: torch.Tensor) -> np.ndarray:
 
 def _evaluated_checkpoint(job: Path) -> str:
     """The checkpoint the job's evaluation read (its results.json), so the figure shows the measured weights."""
-    import json
-
     record = read_row_record(job) or {}
     return json.loads((job / str(record.get("results", ""))).read_text())["checkpoint"]
 
