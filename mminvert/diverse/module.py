@@ -71,8 +71,8 @@ class DiverseModule(pl.LightningModule):
         return opts, [self.scheduler_factory(o) for o in opts]
 
     def setup(self, stage: str) -> None:
-        if self._resume_global_rng is None:  # each rank draws its own data (replaced on resume)
-            self.rng = RNGStream(self.seed * 1000 + self.global_rank)
+        # Each rank draws its own data: the stream seed is offset by the rank (replaced on resume, which comes later).
+        self.rng = RNGStream(self.seed * 1000 + self.global_rank)
 
     def on_train_start(self) -> None:
         if self._resume_global_rng is not None:  # before the resumed run's data loader is created
