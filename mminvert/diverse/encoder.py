@@ -66,7 +66,7 @@ class DiverseEncoder(nn.Module):
         self.resolution, self.num_ws, self.w_dim = resolution, num_ws, w_dim
 
     def forward(self, masked_image: Tensor, mask: Tensor) -> Tensor:
-        x = self.stem(torch.cat([masked_image, mask], dim=1))  # [paper:E-input] cat(I ⊙ M, M)
+        x = self.stem(torch.cat([masked_image, mask], dim=1))  # [paper:diverse-E-input] cat(I ⊙ M, M)
         taps = []
         for stage in self.stages:
             x = stage(x)

@@ -42,7 +42,7 @@ class CompositeAdversarial(nn.Module):
 
     def forward(self, fakes: Sequence[Tensor]) -> Tensor:
         """Generator loss (unweighted)."""
-        return sum(F.softplus(-self.discriminator(f)).mean() for f in fakes) / len(fakes)  # [paper:L_adv]
+        return sum(F.softplus(-self.discriminator(f)).mean() for f in fakes) / len(fakes)  # [paper:diverse-L_adv]
 
     def discriminator_loss(self, real: Tensor, fakes: Sequence[Tensor], step: int) -> dict[str, Tensor]:
         """{'d_real', 'd_fake', 'r1' (when due)}: sum them for the discriminator's update."""
@@ -78,10 +78,10 @@ class DiverseLoss(nn.Module):
 
     def known_pixels(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
         """The reconstruction of the known pixels only: the hole of `pred` has no influence."""
-        return self.reconstruction(pred * mask, target * mask)  # [paper:L_rr] ‖M ⊙ I_r^o − M ⊙ I_g‖ + VGG
+        return self.reconstruction(pred * mask, target * mask)  # [paper:diverse-L_rr] ‖M ⊙ I_r^o − M ⊙ I_g‖ + VGG
 
     def forward(self, out_a: dict[str, Any], out_b: dict[str, Any], real: Tensor, mask: Tensor) -> dict[str, Tensor]:
-        losses = {"rg": self.lambda_rg * self.reconstruction(out_a["image"], real),  # [paper:L_rg]
+        losses = {"rg": self.lambda_rg * self.reconstruction(out_a["image"], real),  # [paper:diverse-L_rg]
                   "rr": self.lambda_rr * self.known_pixels(out_b["image"], real, mask)}
         if self.adversarial is not None:
             losses["adv"] = self.adversarial.weight * self.adversarial([out_a["composite"], out_b["composite"]])

@@ -68,5 +68,5 @@ class MixingNetwork(nn.Module):
             return {"ws": w_comb, "w_comb": w_comb, "gate": None}  # two-path without gate: W^out = W^comb
         g = h[..., self.w_dim :]
         s = torch.sigmoid(g)
-        ws = s * w_comb + (1 - s) * w_rand  # [paper:mixing] W^out = σ(g)·W^comb + (1 − σ(g))·W^rand
+        ws = s * w_comb + (1 - s) * w_rand  # [paper:diverse-mixing] W^out = σ(g)·W^comb + (1 − σ(g))·W^rand
         return {"ws": ws, "w_comb": w_comb, "gate": g}

@@ -64,7 +64,7 @@ class DiverseInversion(nn.Module):
         self.skip_encoder = SkipEncoder(R, generator.channels, **self.config["skip_encoder"])
         self.stage = int(stage)
         self.noise_mode, self.train_noise_mode = noise_mode, train_noise_mode
-        if self.stage == 2:  # [paper:stage-2] E (and the mixing network) stay as stage 1 trained them
+        if self.stage == 2:  # [paper:diverse-stage-2] E (and the mixing network) stay as stage 1 trained them
             self.encoder.requires_grad_(False)
             self.mixing.requires_grad_(False)
 
@@ -115,7 +115,7 @@ class DiverseInversion(nn.Module):
         if image.shape[-2:] != (R, R) or mask.shape[-2:] != (R, R):
             raise ValueError(f"image and mask must be {R}x{R} (the generator's resolution), got "
                              f"{tuple(image.shape[-2:])} and {tuple(mask.shape[-2:])}")
-        return self.encoder(image * mask, mask) + self.generator.w_avg  # [paper:W^enc] pSp starts from w̄
+        return self.encoder(image * mask, mask) + self.generator.w_avg  # [paper:diverse-W^enc] pSp starts from w̄
 
     def decode(self, image: Tensor, mask: Tensor, w_enc: Tensor, w_rand: Tensor,
                ws_edit: WsEdit | None = None) -> dict[str, Any]:
@@ -132,7 +132,7 @@ class DiverseInversion(nn.Module):
             out["stage1_image"] = out_image
             out_image = self.generator.synthesis(ws, noise_mode=self._noise, features=features)
         out["image"] = out_image
-        out["composite"] = image * mask + out_image * (1 - mask)  # [paper:composite] I ⊙ M + Î ⊙ (1 − M)
+        out["composite"] = image * mask + out_image * (1 - mask)  # [paper:diverse-composite] I ⊙ M + Î ⊙ (1 − M)
         return out
 
     def forward(self, batch: dict[str, Tensor], z: Tensor | None = None, generator: torch.Generator | None = None,

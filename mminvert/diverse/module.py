@@ -86,7 +86,7 @@ class DiverseModule(pl.LightningModule):
         (the private stream inside a training step)."""
         g = self.model.generator
         z_g = torch.randn(batch_size, g.z_dim, device=self.device)
-        image = g.synthesis(self.model.map_z(z_g), noise_mode=self.model.train_noise_mode)  # [paper:I_g] G(Ma(z_g))
+        image = g.synthesis(self.model.map_z(z_g), noise_mode=self.model.train_noise_mode)  # [paper:diverse-I_g] G(Ma(z_g))
         rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
         R = g.resolution
         mask = np.stack([self.mask_generator(rng, R, R) for _ in range(batch_size)])[:, None]
@@ -97,8 +97,8 @@ class DiverseModule(pl.LightningModule):
         m = self.model
         with torch.set_grad_enabled(torch.is_grad_enabled() and m.stage == 1):
             w_enc = m.encode(image, mask)
-        out_a = m.decode(image, mask, w_enc, m.map_z(z_g))  # [paper:path-a] I_g^o
-        out_b = m.decode(image, mask, w_enc, m.map_z(z_r))  # [paper:path-b] I_r^o
+        out_a = m.decode(image, mask, w_enc, m.map_z(z_g))  # [paper:diverse-path-a] I_g^o
+        out_b = m.decode(image, mask, w_enc, m.map_z(z_r))  # [paper:diverse-path-b] I_r^o
         return out_a, out_b
 
     # -------------------------------------------------------------------------------- training

@@ -62,10 +62,10 @@ class SkipEncoder(nn.Module):
             nn.init.zeros_(conv.bias)
 
     def forward(self, composite: Tensor, mask: Tensor, masked_image: Tensor) -> dict[int, FeatureModulation]:
-        x = self.stem(torch.cat([composite, mask, masked_image], dim=1))  # [paper:S-input] 7 channels
+        x = self.stem(torch.cat([composite, mask, masked_image], dim=1))  # [paper:diverse-S-input] 7 channels
         out = {}
         for stage, add_head, mult_head, r in zip(self.stages, self.add_heads, self.mult_heads, self.resolutions):
             x = stage(x)
             mult = 2 * torch.sigmoid(mult_head(x)) - 1  # G_mult: a sigmoid shifted to be 0 at initialisation
-            out[r] = FeatureModulation(add=add_head(x), mult=mult)  # [paper:S] G_f + G_f ⊙ G_mult + G_add
+            out[r] = FeatureModulation(add=add_head(x), mult=mult)  # [paper:diverse-S] G_f + G_f ⊙ G_mult + G_add
         return out

@@ -31,7 +31,7 @@ def inject(x: Tensor, feature: Injection) -> Tensor:
     """x (B, C, r, r) with `feature` applied. A tensor takes the additive path unchanged (bit-identical to
     `x + feature`); zero `add` and `mult` leave x exactly as it is."""
     if isinstance(feature, Tensor):
-        return x + feature  # [paper:F&W+] skip injection: after the convs, before to-RGB
+        return x + feature  # F&W+: G_f + F
     if feature.mult is not None:
         x = torch.addcmul(x, x, feature.mult)  # G_f + G_f ⊙ G_mult
     if feature.add is not None:

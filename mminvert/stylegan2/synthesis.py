@@ -116,7 +116,7 @@ class SynthesisBlock(nn.Module):
             x = self.conv0(x, ws[:, 0], noise_mode)
             x = self.conv1(x, ws[:, 1], noise_mode)
         if feature is not None:
-            x = inject(x, feature)  # after the convs, before to-RGB
+            x = inject(x, feature)  # [paper:F&W+] skip injection: after the convs, before to-RGB
         img = self.torgb(x, ws[:, self.num_conv], img)
         return x, img
 
