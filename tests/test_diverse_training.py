@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
@@ -83,3 +84,22 @@ def test_real_data_ablation_trains_on_the_data_modules_images(tmp_path):
                       "model.mixing.gate=layer"))
     rows = read_metrics(tmp_path)
     assert "train/loss_rec" in rows[0] and "train/loss_rr" not in rows[0]
+
+
+@pytest.mark.parametrize("row", ["real_gate", "two_path_no_gate", "two_path_gate"])
+def test_paper_ablation_rows_build_and_train_one_step(row, tmp_path):
+    cfg = compose_cfg(tmp_path, f"ablation=diverse/{row}", "trainer.max_steps=1", "+trainer.limit_val_batches=0")
+    assert cfg.paper_row == row
+    train(cfg)
+    arch = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["mminvert_architecture"]
+    assert arch["model"]["mixing"]["gate"] == ("none" if row == "two_path_no_gate" else "layer")
+
+
+def test_stage_2_ablation_row_names_its_stage_1_run():
+    from omegaconf.errors import InterpolationToMissingValueError
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=["experiment=paper/diverse", "ablation=diverse/stage2"])
+    assert cfg.model.stage == 2 and cfg.paper_table == "diverse"
+    with pytest.raises(InterpolationToMissingValueError, match="stage1_checkpoint"):
+        _ = cfg.init_from
