@@ -103,3 +103,16 @@ def test_stage_2_ablation_row_names_its_stage_1_run():
     assert cfg.model.stage == 2 and cfg.paper_table == "diverse"
     with pytest.raises(InterpolationToMissingValueError, match="stage1_checkpoint"):
         _ = cfg.init_from
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes_draw_different_data_and_agree_on_weights(tmp_path):
+    from tests.test_inpainting_training import REPO, _run
+
+    r = _run([str(REPO / "train.py"), *BASE, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
+              "trainer.max_steps=2", "+trainer.limit_val_batches=0", f"hydra.run.dir={tmp_path}",
+              f"paths.data_dir={tmp_path}/data"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    streams = ckpt["diverse_rng"]["streams"]
+    assert len(streams) == 2 and not torch.equal(streams[0]["cpu"], streams[1]["cpu"])  # one stream per rank
