@@ -6,8 +6,8 @@
 
 Per hole-ratio bucket (the fixed evaluation mask sets, seed 2025, as evaluate.py) and method: FID, P-IDS, U-IDS,
 PSNR, SSIM and hole L1 of the composite of the first fill (z from torch.Generator(seed)); for the diverse models
-`div_l1`, the mean absolute difference between two fills inside the hole (averaged over the hole pixels and over
-all pairs of the K fills). The paper's diversity is LPIPS between fills; LPIPS weights are not available offline,
+`div_l1`, the mean absolute difference between two fills inside the hole (in [0, 1] units like the hole L1,
+averaged over the hole pixels and over all pairs of the K fills). The paper's diversity is LPIPS between fills; LPIPS weights are not available offline,
 so this script reports the L1 figure and labels it so. FID on a few hundred images is biased upward: compare
 rows of one run only. Prints the machine (CPU model, GEMM rate).
 """
@@ -67,7 +67,7 @@ def hole_diversity(fills: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Per image: mean over pairs of fills of the mean |difference| over the hole pixels. fills (B,K,3,H,W)."""
     hole = 1 - mask
     area = hole.sum((1, 2, 3)).clamp(min=1) * 3
-    pairs = [(fills[:, i] - fills[:, j]).abs().mul(hole).sum((1, 2, 3)) / area
+    pairs = [(fills[:, i] - fills[:, j]).abs().div(2).mul(hole).sum((1, 2, 3)) / area  # [0, 1] units, as l1_hole
              for i, j in itertools.combinations(range(fills.shape[1]), 2)]
     return torch.stack(pairs).mean(0)
 

@@ -8,7 +8,8 @@ One training step (manual optimisation), all randomness from a private per-rank 
   4. the discriminator's step on the composites I_g^f, I_r^f against the real I_g.
 With `data_source: real` the batch's real image and mask replace I_g and M and the step has one path (random z).
 Validation (when real validation data is configured): PSNR / SSIM / hole L1 of one fill per image (z from a
-generator seeded by the batch index) and the mean hole L1 between two fills (`val/diversity_l1`).
+generator seeded by the batch index) and the mean hole L1 between two fills (`val/diversity_l1`, in [0, 1]
+units like `val/l1_hole`).
 """
 from __future__ import annotations
 
@@ -154,7 +155,7 @@ class DiverseModule(pl.LightningModule):
         fills = self.model.sample(batch, num_samples=2, seed=batch_idx)
         self._metrics.update(fills["composite"][:, 0].float(), batch["image"], batch["mask"])
         hole = 1 - batch["mask"]
-        diff = (fills["composite"][:, 0] - fills["composite"][:, 1]).abs().mean(1, keepdim=True)
+        diff = (fills["composite"][:, 0] - fills["composite"][:, 1]).abs().mean(1, keepdim=True) / 2  # [0, 1] units
         self._diversity.append(((diff * hole).sum((1, 2, 3)) / hole.sum((1, 2, 3)).clamp(min=1)).cpu())
         if batch_idx == 0:
             self.val_examples = {"batch": {k: v.detach().cpu() for k, v in batch.items() if torch.is_tensor(v)},
