@@ -116,3 +116,9 @@ def test_ddp_two_cpu_processes_draw_different_data_and_agree_on_weights(tmp_path
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     streams = ckpt["diverse_rng"]["streams"]
     assert len(streams) == 2 and not torch.equal(streams[0]["cpu"], streams[1]["cpu"])  # one stream per rank
+
+
+def test_trains_without_real_data(tmp_path):
+    train(compose_cfg(tmp_path, "data.real=null", "trainer.max_steps=2"))
+    rows = read_metrics(tmp_path)
+    assert not any(r.get("val/psnr") for r in rows) and losses_by_step(tmp_path, "train/loss_rg")
