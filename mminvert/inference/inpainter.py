@@ -24,7 +24,6 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from ..inversion import MMInvertFill
 from .bundle import load_bundle, save_bundle
 from .image_formats import NativeImage, known_pixels
 
@@ -58,18 +57,19 @@ def _resize(x: Tensor, size: int, mode: str) -> Tensor:
 class Inpainter:
     """`inp(image, mask, seg=None, edge=None) -> image` and `inp.batch([...], [...])` for lists."""
 
-    def __init__(self, model: MMInvertFill, device: str | torch.device = "cpu", context: float = 2.0,
+    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu", context: float = 2.0,
                  batch_size: int = 8) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.R = model.generator.resolution
         self.context, self.batch_size = context, batch_size
-        self.num_classes = model.encoder.num_classes
-        self.use_aux = model.encoder.use_aux
+        encoder = getattr(model, "encoder", None)  # models without guidance branches read image and mask only
+        self.num_classes = int(getattr(encoder, "num_classes", 0))
+        self.use_aux = bool(getattr(encoder, "use_aux", False))
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu", **kwargs: Any) -> Inpainter:
-        """From an inference bundle or a training checkpoint of the inpainting task."""
+        """From an inference bundle or a training checkpoint of an inpainting task (any registered model class)."""
         return cls(load_bundle(path, map_location=device), device, **kwargs)
 
     def export(self, path: str | Path, overwrite: bool = False) -> Path:
