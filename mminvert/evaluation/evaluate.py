@@ -260,7 +260,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                "model_method": model_row.name, "output": model_row.output, "seed": cfg.get("seed"),
                "masks": f"EvalMaskSet(seed={cfg.mask_seed}, count={n}{_ratio_note(cfg.buckets, mask_ratio)})",
                "skipped": skipped, "metrics_info": info, "results": results, **({"ecs": ecs} if ecs else {}),
-               **({"diversity": diversity.info()} if diversity is not None else {})}
+               **({"diversity": diversity.info()} if diversity is not None else {}),
+               **({"notes": notes} if (notes := {m.name: m.note for m in methods if getattr(m, "note", None)}) else {})}
     if cfg.get("paper_row"):
         payload["paper"] = {"table": cfg.get("paper_table"), "row": cfg.paper_row}
     write_results(out_dir, payload, grids)

@@ -103,8 +103,9 @@ class GeneratorBaseline:
 
     no_sampling_reason = "per-image optimisation from a fixed start: one fill per input"
 
-    def __init__(self, name: str, inversion: Any, device: str | torch.device = "cpu") -> None:
+    def __init__(self, name: str, inversion: Any, device: str | torch.device = "cpu", note: str | None = None) -> None:
         self.name, self.inversion, self.device = name, inversion, torch.device(device)
+        self.note = note  # how the row was set up, when the report should say it (e.g. a default prior)
 
     def __call__(self, batch: dict[str, Tensor]) -> dict[str, Any]:
         out = self.inversion(batch["image"].to(self.device), batch["mask"].to(self.device))

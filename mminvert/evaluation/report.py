@@ -103,6 +103,8 @@ def write_results(out_dir: str | os.PathLike, payload: dict[str, Any], grids: di
              f"{payload.get('num_images')} test images per bucket, masks: {payload.get('masks')}", ""]
     if payload.get("skipped"):
         lines += ["Skipped metrics: " + "; ".join(f"{k} ({v})" for k, v in payload["skipped"].items()), ""]
+    if payload.get("notes"):
+        lines += ["Notes: " + "; ".join(f"{k}: {v}" for k, v in payload["notes"].items()), ""]
     lines += ["## Table", "", table]
     if payload.get("diversity"):
         lines += [_diversity_note(payload["diversity"]), ""]
