@@ -122,3 +122,24 @@ def test_trains_without_real_data(tmp_path):
     train(compose_cfg(tmp_path, "data.real=null", "trainer.max_steps=2"))
     rows = read_metrics(tmp_path)
     assert not any(r.get("val/psnr") for r in rows) and losses_by_step(tmp_path, "train/loss_rg")
+
+
+def test_checkpoint_loads_for_inference_with_several_fills_and_exports(tmp_path):
+    import numpy as np
+
+    from mminvert.diverse import load_diverse
+    from mminvert.inference import Inpainter
+
+    train(compose_cfg(tmp_path, "trainer.max_steps=1", "+trainer.limit_val_batches=0"))
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    assert isinstance(load_diverse(ckpt), DiverseInversion)
+    inp = Inpainter.from_checkpoint(ckpt, num_samples=3, seed=5)
+    img = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    mask = np.full((32, 32), 255, np.uint8)
+    mask[8:24, 8:24] = 0
+    fills = inp(img, mask)
+    assert len(fills) == 3 and all(np.array_equal(f[mask > 127], img[mask > 127]) for f in fills)
+    assert not np.array_equal(fills[0], fills[1])
+    bundle = inp.export(tmp_path / "bundle.pt")
+    again = Inpainter.from_checkpoint(bundle, num_samples=3, seed=5)(img, mask)
+    assert all(np.array_equal(a, b) for a, b in zip(fills, again))  # same seed, same fills, through the bundle

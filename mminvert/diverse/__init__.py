@@ -3,7 +3,7 @@
 The core is `model.py` (DiverseInversion): encoder (encoder.py), mixing network (mixing.py), stage-2 skip encoder
 (skip_encoder.py); training on generated data in `module.py` with the losses of `losses.py`.
 """
-from .checkpoint import diverse_from_checkpoint_dict, load_diverse
+from .checkpoint import load_diverse
 from .data import GeneratedDataModule, StepCounter
 from .discriminator import build_discriminator
 from .encoder import DiverseEncoder
@@ -14,5 +14,4 @@ from .module import DiverseModule
 from .skip_encoder import SkipEncoder
 
 __all__ = ["DiverseInversion", "DiverseEncoder", "MixingNetwork", "SkipEncoder", "DiverseLoss", "CompositeAdversarial",
-           "DiverseModule", "GeneratedDataModule", "StepCounter", "build_discriminator", "load_diverse",
-           "diverse_from_checkpoint_dict"]
+           "DiverseModule", "GeneratedDataModule", "StepCounter", "build_discriminator", "load_diverse"]
