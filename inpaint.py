@@ -11,7 +11,8 @@ from mminvert.io import resolve_checkpoint
 @hydra.main(config_path="conf/inpaint", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    inpainter = Inpainter.from_checkpoint(resolve_checkpoint(cfg.ckpt), device=device, context=cfg.context)
+    inpainter = Inpainter.from_checkpoint(resolve_checkpoint(cfg.ckpt), device=device, context=cfg.context,
+                                          num_samples=cfg.num_samples, seed=cfg.seed)
     inpaint_paths(inpainter, cfg.input, cfg.mask, cfg.output, cfg.mask_invert, cfg.overwrite, cfg.on_error)
 
 

@@ -57,7 +57,7 @@ def write_fp16_bundle(src: str | Path, out: str | Path, class_names: Sequence[st
     path = resolve_checkpoint(src)
     obj = read_checkpoint(path, "cpu")
     model = model_from_checkpoint_dict(obj, path)
-    names = list(class_names) if class_names is not None else _class_names(obj, model.encoder.num_classes)
+    names = list(class_names) if class_names is not None else _class_names(obj, Inpainter(model).num_classes)
     return save_bundle(model.half(), out, class_names=names)
 
 

@@ -4,7 +4,7 @@ from .augment import GeometricAugment
 from .datamodule import InpaintingDataModule, ResumableSampler
 from .dataset import InpaintingDataset, fit_geometry
 from .edges import canny_edges
-from .eval_masks import BUCKETS, EvalMaskSet, FolderMasks, parse_bucket, read_mask_file
+from .eval_masks import BUCKETS, WIDE_BUCKETS, EvalMaskSet, FolderMasks, bucket_ratio, parse_bucket, read_mask_file
 from .folder import CelebAMaskHQSource, FolderSource, read_image, read_labels
 from .label_maps import CELEBAMASK_CLASSES, IGNORE_INDEX, LabelMap, cityscapes_label_map
 from .masks import (
@@ -21,6 +21,7 @@ from .scenes import SCENE_CLASSES, SCENES_VERSION, ScenesSource, render_scene
 
 __all__ = [
     "InpaintingDataModule", "ResumableSampler", "InpaintingDataset", "fit_geometry", "GeometricAugment", "canny_edges", "BUCKETS",
+    "WIDE_BUCKETS", "bucket_ratio",
     "EvalMaskSet", "FolderMasks", "parse_bucket", "read_mask_file", "CelebAMaskHQSource", "FolderSource",
     "read_image", "read_labels", "CELEBAMASK_CLASSES", "IGNORE_INDEX", "LabelMap", "cityscapes_label_map",
     "MASKS_VERSION", "BoxMasks", "BucketMasks", "FreeFormMasks", "MixedMasks", "ModalityMasks", "OutpaintMasks",

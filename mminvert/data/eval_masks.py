@@ -20,10 +20,11 @@ from PIL import Image
 
 from .masks import MASKS_VERSION, BucketMasks, hole_ratio
 
-__all__ = ["BUCKETS", "EvalMaskSet", "FolderMasks", "parse_bucket", "read_mask_file"]
+__all__ = ["BUCKETS", "WIDE_BUCKETS", "EvalMaskSet", "FolderMasks", "parse_bucket", "read_mask_file", "bucket_ratio"]
 
 log = logging.getLogger(__name__)
 BUCKETS = ((0.1, 0.3), (0.4, 0.6), (0.7, 0.9))
+WIDE_BUCKETS = ((0.0, 0.4), (0.4, 1.0), (0.0, 1.0))  # the diverse-inpainting paper's "easy", "difficult", all
 
 
 def parse_bucket(bucket: str | tuple[float, float]) -> tuple[float, float]:
@@ -35,8 +36,18 @@ def parse_bucket(bucket: str | tuple[float, float]) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def _bucket_name(lo: float, hi: float) -> str:
-    return f"{lo:.2f}-{hi:.2f}"
+def _bucket_name(lo: float, hi: float, ratio: str = "lowest") -> str:
+    return f"{lo:.2f}-{hi:.2f}" + ("" if ratio == "lowest" else f"_{ratio}")
+
+
+def bucket_ratio(bucket: str | tuple[float, float], mode: str = "auto") -> str:
+    """How a bucket's hole ratios are drawn (BucketMasks `ratio`): `auto` = "uniform" over buckets wider than
+    0.2 (0–0.4, 0.4–1, 0–1: masks spread over the bucket) and "lowest" for the 0.2-wide buckets (their committed
+    sets were drawn so); "lowest" / "uniform" as given."""
+    if mode != "auto":
+        return mode
+    lo, hi = parse_bucket(bucket)
+    return "uniform" if hi - lo > 0.2 + 1e-9 else "lowest"
 
 
 def read_mask_file(path: str | os.PathLike, invert: bool = False) -> np.ndarray:
@@ -64,14 +75,15 @@ def read_mask_file(path: str | os.PathLike, invert: bool = False) -> np.ndarray:
 
 
 class EvalMaskSet:
-    """`count` masks of size `resolution` with hole ratio in `bucket`, under `root/<resolution>/<bucket>/`."""
+    """`count` masks of size `resolution` with hole ratio in `bucket`, under `root/<resolution>/<bucket>/`
+    (`<bucket>_uniform/` for `ratio="uniform"`, see BucketMasks)."""
 
     def __init__(self, root: str | os.PathLike, resolution: int, bucket: str | tuple[float, float],
-                 count: int = 1000, seed: int = 2025) -> None:
+                 count: int = 1000, seed: int = 2025, ratio: str = "lowest") -> None:
         self.lo, self.hi = parse_bucket(bucket)
-        self.resolution, self.count, self.seed = int(resolution), int(count), int(seed)
-        self.dir = Path(root) / str(self.resolution) / _bucket_name(self.lo, self.hi)
-        self.generator = BucketMasks(self.lo, self.hi)
+        self.resolution, self.count, self.seed, self.ratio = int(resolution), int(count), int(seed), ratio
+        self.generator = BucketMasks(self.lo, self.hi, ratio=ratio)
+        self.dir = Path(root) / str(self.resolution) / _bucket_name(self.lo, self.hi, ratio)
 
     @property
     def manifest_path(self) -> Path:
@@ -88,11 +100,12 @@ class EvalMaskSet:
         old: dict = {}
         if self.manifest_path.exists():
             old = json.loads(self.manifest_path.read_text())
-            if (old.get("seed"), old.get("generator_version"), old.get("resolution")) != (
-                    self.seed, MASKS_VERSION, self.resolution):
+            if (old.get("seed"), old.get("generator_version"), old.get("resolution"), old.get("ratio", "lowest")) != (
+                    self.seed, MASKS_VERSION, self.resolution, self.ratio):
                 raise ValueError(f"{self.manifest_path}: existing evaluation set has different parameters "
-                                 f"(seed/version/resolution {old.get('seed')}/{old.get('generator_version')}/"
-                                 f"{old.get('resolution')}); use another root instead of overwriting it")
+                                 f"(seed/version/resolution/ratio {old.get('seed')}/{old.get('generator_version')}/"
+                                 f"{old.get('resolution')}/{old.get('ratio', 'lowest')}); use another root instead "
+                                 "of overwriting it")
             if old.get("count", 0) >= self.count:
                 return self
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -105,6 +118,8 @@ class EvalMaskSet:
             ratios.append(round(hole_ratio(mask), 6))
         manifest = {"seed": self.seed, "generator_version": MASKS_VERSION, "resolution": self.resolution,
                     "bucket": [self.lo, self.hi], "count": len(files), "hole_ratios": ratios, "files": files}
+        if self.ratio != "lowest":  # sets drawn the original way keep their manifest unchanged
+            manifest["ratio"] = self.ratio
         _write_atomic(self.manifest_path, json.dumps(manifest, indent=1).encode())
         # the manifest appears last: a set with a manifest is complete
         log.info("evaluation masks %d..%d written to %s", len(old.get("files", [])), self.count - 1, self.dir)

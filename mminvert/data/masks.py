@@ -129,26 +129,52 @@ class MixedMasks:
 
 
 class BucketMasks:
-    """Masks whose hole ratio lies in [lo, hi]: holes of strokes and boxes are added until the ratio
-    reaches lo (and at least one is drawn, so lo = 0 still gives a hole); a draw that overshoots hi is
-    rejected and restarted. For lo > 0 the first part is always drawn anyway, so what a seed draws there
-    is unchanged from MASKS_VERSION 1 (the committed evaluation sets stay valid)."""
+    """Masks whose hole ratio lies in [lo, hi], made of free-form strokes and boxes.
 
-    def __init__(self, lo: float, hi: float, max_tries: int = 1000) -> None:
+    `ratio="lowest"` (the 0.2-wide buckets of MMInvertFill's tables): hole parts are added until the ratio
+    reaches lo (and at least one is drawn, so lo = 0 still gives a hole); a draw that overshoots hi is
+    rejected and restarted. Such masks sit near lo. For lo > 0 the first part is always drawn anyway, so what a
+    seed draws there is unchanged from MASKS_VERSION 1 (the committed evaluation sets stay valid).
+
+    `ratio="uniform"` (wide buckets such as the diverse-inpainting paper's 0–0.4 / 0.4–1 / 0–1): a target t is
+    drawn uniformly in [lo, hi] first. For t <= 1/2 hole parts are added until the ratio reaches t; for t > 1/2
+    the *known* region is built from parts instead, until the known fraction reaches 1 − t (so large holes cost
+    as few parts as small ones, and some context is always left). Draws outside [lo, hi] (or hole-free) are
+    rejected and restarted. Masks then spread over the whole bucket.
+    """
+
+    RATIOS = ("lowest", "uniform")
+
+    def __init__(self, lo: float, hi: float, max_tries: int = 1000, ratio: str = "lowest") -> None:
         if not 0 <= lo < hi <= 1:
             raise ValueError(f"bucket must satisfy 0 <= lo < hi <= 1, got [{lo}, {hi}]")
-        self.lo, self.hi, self.max_tries = lo, hi, max_tries
+        if ratio not in self.RATIOS:
+            raise ValueError(f"ratio must be one of {self.RATIOS}, got {ratio!r}")
+        self.lo, self.hi, self.max_tries, self.ratio = lo, hi, max_tries, ratio
         self.parts = MixedMasks([FreeFormMasks(strokes=(1, 2)), BoxMasks(count=(1, 1), size=(0.1, 0.4))], [0.7, 0.3])
 
     def __call__(self, rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+        draw = self._lowest if self.ratio == "lowest" else self._uniform
         for _ in range(self.max_tries):
-            mask = np.ones((height, width), np.float32)
-            while hole_ratio(mask) < self.lo or hole_ratio(mask) == 0:
-                mask = np.minimum(mask, self.parts(rng, height, width))
-            if hole_ratio(mask) <= self.hi:
+            mask = draw(rng, height, width)
+            if 0 < hole_ratio(mask) and self.lo <= hole_ratio(mask) <= self.hi:
                 return mask
         raise RuntimeError(f"no mask with hole ratio in [{self.lo}, {self.hi}] after {self.max_tries} tries "
                            f"at {height}x{width}")
+
+    def _lowest(self, rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+        mask = np.ones((height, width), np.float32)
+        while hole_ratio(mask) < self.lo or hole_ratio(mask) == 0:
+            mask = np.minimum(mask, self.parts(rng, height, width))
+        return mask
+
+    def _uniform(self, rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+        t = float(rng.uniform(self.lo, self.hi))
+        region = np.ones((height, width), np.float32)  # 0 = covered by the parts drawn so far
+        covered = min(t, 1 - t)  # the parts make the hole (t <= 1/2) or the known region (t > 1/2)
+        while 1 - region.mean() < covered or region.mean() == 1:
+            region = np.minimum(region, self.parts(rng, height, width))
+        return region if t <= 0.5 else 1 - region
 
 
 class ModalityMasks:

@@ -8,6 +8,7 @@ A new row is one builder function and one entry in `BASELINES`.
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -15,11 +16,12 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..baselines import ContextualInversion, OptimInversion
-from ..io import load_discriminator
+from ..io import bundled_discriminator_names, bundled_generator_name, load_discriminator
 from .methods import GeneratorBaseline, TeleaMethod
 
 __all__ = ["BASELINES", "build_baseline"]
 
+log = logging.getLogger(__name__)
 Builder = Callable[[DictConfig, torch.nn.Module, torch.device, dict[str, str]], Any]
 
 
@@ -94,6 +96,7 @@ def _contextual_inversion(cfg: DictConfig, model: torch.nn.Module, device: torch
                           skipped: dict[str, str]) -> Any:
     options = OmegaConf.to_container(cfg.contextual_inversion, resolve=True)
     d_path = options.pop("discriminator", None)
+    note = None
     wgan = options.pop("wgan_gp", None)
     if wgan:  # the seed's route: a WGAN-GP's z space with its critic as the prior
         from ..wgan_gp import load_wgan_gp
@@ -102,10 +105,17 @@ def _contextual_inversion(cfg: DictConfig, model: torch.nn.Module, device: torch
     else:
         generator = copy.deepcopy(model.generator).to(device)
         discriminator = load_discriminator(d_path, map_location=device) if d_path else None
+        bundled = None if d_path else bundled_generator_name(model.generator)
+        if bundled in bundled_discriminator_names():  # a bundled generator: its shipped D is the default prior
+            discriminator = load_discriminator(bundled, map_location=device)
+            note = (f"prior: the bundled {bundled} discriminator (trained post hoc against the frozen generator, "
+                    "not jointly; docs/stylegan2_training.md), used because no contextual_inversion.discriminator "
+                    "was given")
+            log.info("contextual_inversion %s", note)
     if discriminator is None:
         skipped["contextual_inversion prior"] = "off: no `contextual_inversion.discriminator` file given"
     inversion = ContextualInversion(generator, discriminator, **options)
-    return GeneratorBaseline("contextual_inversion", inversion, device)
+    return GeneratorBaseline("contextual_inversion", inversion, device, note=note)
 
 
 BASELINES: dict[str, Builder] = {

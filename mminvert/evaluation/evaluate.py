@@ -9,6 +9,11 @@ Inception in one forward.
 
 The model row is evaluated on its `output` (composite | raw | poisson, see ModelMethod) and always reports
 `gap`: mean |ŷ_raw − x| over the known pixels, before compositing (baseline rows leave it empty).
+
+`diversity` (in `metrics`): for methods that can sample, the mean pairwise perceptual distance between
+`diversity.num_samples` fills per input (DiversityColumn); the others get n/a with the reason in results.json.
+Buckets may be any `lo-hi` with 0 <= lo < hi <= 1; `mask_ratio` says how hole ratios spread inside a bucket
+(auto: uniformly for buckets wider than 0.2 such as 0-0.4 / 0.4-1 / 0-1, see BucketMasks).
 """
 from __future__ import annotations
 
@@ -23,11 +28,12 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from ..data import EvalMaskSet, InpaintingDataset
+from ..data import EvalMaskSet, InpaintingDataset, bucket_ratio
 from ..inference.bundle import load_bundle
 from ..io import resolve_checkpoint
 from ..metrics import InpaintingMetrics, known_gap
 from .baseline_rows import BASELINES, build_baseline
+from .diversity_column import DiversityColumn
 from .methods import ModelMethod
 from .progress import Progress
 from .real_features import RealFeatureCache, RealFeatures
@@ -125,6 +131,27 @@ def _inception_features(inception: Any, real: RealFeatures, start: int, images: 
     return real_feats, parts
 
 
+def _diversity_column(cfg: DictConfig, methods: list[Any], lpips: Any) -> DiversityColumn:
+    """The diversity column; its distance (the evaluation's LPIPS, or LPIPS-`lpips_net` when its weights are
+    here, else the named offline fallback) is built only when some method can sample."""
+    opts = cfg.get("diversity") or {}
+    column = DiversityColumn(methods, int(opts.get("num_samples", 2)), int(opts.get("seed", 0)))
+    if column.sampling:
+        from ..metrics import diversity_distance
+
+        column.distance, column.distance_name = diversity_distance(lpips, str(cfg.get("lpips_net", "alex")))
+        log.info("diversity of %s: %d fills per input, mean pairwise %s", [m.name for m in column.sampling],
+                 column.num_samples, column.distance_name)
+    for name, why in column.unavailable.items():
+        log.info("diversity of %s: n/a (%s)", name, why)
+    return column
+
+
+def _ratio_note(buckets: Any, mode: str) -> str:
+    uniform = [str(b) for b in buckets if bucket_ratio(b, mode) == "uniform"]
+    return f", hole ratios uniform within {', '.join(uniform)}" if uniform else ""
+
+
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     _check_explicit_paths(cfg)
     device = torch.device(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -146,8 +173,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         log.warning("num_images=%d but the test split has only %d images: evaluating %d images per bucket",
                     int(cfg.num_images), len(test_split), n)
     skipped: dict[str, str] = {}
-    inception, lpips, metrics = _shared_networks(list(cfg.metrics), cfg, skipped)
+    want_diversity = "diversity" in cfg.metrics
+    inception, lpips, metrics = _shared_networks([m for m in cfg.metrics if m != "diversity"], cfg, skipped)
     methods += [build_baseline(b, cfg, model, device, skipped) for b in cfg.baselines]
+    diversity = _diversity_column(cfg, methods, lpips) if want_diversity else None
     real = _real_features(cfg, inception, n, R) if inception is not None else None
     out_dir = Path(cfg.output_dir)
     results: dict[str, dict[str, dict[str, float]]] = {m.name: {} for m in methods}
@@ -156,13 +185,16 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
              [m.name for m in methods], metrics)
     ecs: dict[str, Any] = {}
     ecs_cfg = cfg.get("ecs") or {}
+    mask_ratio = str(cfg.get("mask_ratio", "auto"))
     for bucket in cfg.buckets:
-        masks = EvalMaskSet(Path(cfg.paths.data_dir) / "eval_masks", R, bucket, count=n,
-                            seed=int(cfg.mask_seed)).ensure()
+        masks = EvalMaskSet(Path(cfg.paths.data_dir) / "eval_masks", R, bucket, count=n, seed=int(cfg.mask_seed),
+                            ratio=bucket_ratio(bucket, mask_ratio)).ensure()
         ds = InpaintingDataset(source, R, eval_masks=masks, train=False, edges=dm.edges, seed=int(cfg.seed) + 2)
         loader = DataLoader(ds, batch_size=int(cfg.batch_size), shuffle=False, num_workers=int(cfg.num_workers))
         suites = {m.name: InpaintingMetrics(metrics, num_classes=dm.num_classes, inception=inception, lpips=lpips)
                   for m in methods}
+        if diversity is not None:
+            diversity.reset()
         examples: list[list[np.ndarray]] = []
         gap_sum = 0.0  # Σ over images of the model row's raw-output gap on the known pixels
         progress = Progress(f"bucket {bucket}", n, interval=float(cfg.get("progress_interval", 30)))
@@ -176,6 +208,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                 from .semantic import ecs_edit_scores
 
                 ecs = ecs_edit_scores(ecs_cfg, methods, model.generator, batch, lpips, skipped)
+            if diversity is not None and diversity.sampling:
+                with progress.stage("diversity"):
+                    diversity.update(batch, start)
             real_feats, fake_feats = None, [None] * len(methods)
             if inception is not None:
                 with progress.stage("inception"):
@@ -207,6 +242,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             for name, suite in suites.items():
                 results[name][bucket] = suite.compute()
             results[model_row.name][bucket]["gap"] = gap_sum / max(start, 1)
+            if diversity is not None:
+                for name, value in diversity.compute().items():
+                    results[name][bucket]["diversity"] = value
         progress.close()
         for name in suites:
             log.info("%s %s: %s", name, bucket, results[name][bucket])
@@ -217,10 +255,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if lpips is not None:
         info["lpips"] = {"net": lpips.net_name, "pretrained": lpips.pretrained}
     payload = {"checkpoint": str(ckpt), "data": OmegaConf.select(cfg, "data.source._target_"),
-               "num_images": n, "buckets": list(cfg.buckets), "metrics": [*metrics, "gap"],
+               "num_images": n, "buckets": list(cfg.buckets),
+               "metrics": [*metrics, *(["diversity"] if diversity is not None else []), "gap"],
                "model_method": model_row.name, "output": model_row.output, "seed": cfg.get("seed"),
-               "masks": f"EvalMaskSet(seed={cfg.mask_seed}, count={n})", "skipped": skipped,
-               "metrics_info": info, "results": results, **({"ecs": ecs} if ecs else {})}
+               "masks": f"EvalMaskSet(seed={cfg.mask_seed}, count={n}{_ratio_note(cfg.buckets, mask_ratio)})",
+               "skipped": skipped, "metrics_info": info, "results": results, **({"ecs": ecs} if ecs else {}),
+               **({"diversity": diversity.info()} if diversity is not None else {}),
+               **({"notes": notes} if (notes := {m.name: m.note for m in methods if getattr(m, "note", None)}) else {})}
     if cfg.get("paper_row"):
         payload["paper"] = {"table": cfg.get("paper_table"), "row": cfg.paper_row}
     write_results(out_dir, payload, grids)

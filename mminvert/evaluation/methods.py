@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from ..baselines.poisson import poisson_blend
+from ..inference.model_classes import supports_sampling
 
 __all__ = ["ModelMethod", "TeleaMethod", "GeneratorBaseline", "OUTPUTS"]
 
@@ -19,11 +20,13 @@ OUTPUTS = ("composite", "raw", "poisson")
 
 
 class ModelMethod:
-    """A trained model (MMInvertFill family): batch -> {'composite' (B,3,H,W) [-1,1] (the image the metrics see),
-    'raw' (B,3,H,W) the generator's output before compositing, 'seg' logits or None}.
+    """A trained model (any registered model class): batch -> {'composite' (B,3,H,W) [-1,1] (the image the metrics
+    see), 'raw' (B,3,H,W) the generator's output before compositing, 'seg' logits or None}.
 
     `output` picks the evaluated image: `composite` x ⊙ M + ŷ ⊙ (1 − M) (the default, DESIGN §2), `raw` ŷ itself
-    (pSp "w/o Comp."), or `poisson` ŷ Poisson-blended into the known pixels (pSp "w/ Blending")."""
+    (pSp "w/o Comp."), or `poisson` ŷ Poisson-blended into the known pixels (pSp "w/ Blending").
+    Models that draw several fills (`supports_sampling`) also give `sample(batch, K, seed)`; for the others
+    `no_sampling_reason` says why there is no diversity to measure."""
 
     def __init__(self, model: torch.nn.Module, name: str = "model", device: str | torch.device = "cpu",
                  output: str = "composite") -> None:
@@ -38,19 +41,44 @@ class ModelMethod:
         out = self.model(b)
         seg = out["seg"][-1] if out.get("seg") and out["seg"][-1] is not None else None
         raw = out["image"].float()
-        if self.output == "raw":
-            shown = raw
-        elif self.output == "poisson":
-            shown = poisson_blend(raw, b["image"].float(), b["mask"].float())
-        else:
-            shown = out["composite"].float()
+        shown = self._shown(raw, out["composite"].float(), b)
         return {"composite": shown.cpu(), "raw": raw.cpu(), "seg": None if seg is None else seg.float().cpu()}
+
+    @property
+    def no_sampling_reason(self) -> str | None:
+        if supports_sampling(self.model):
+            return None
+        return f"{type(self.model).__name__} gives one fill per input (it cannot sample)"
+
+    @torch.no_grad()
+    def sample(self, batch: dict[str, Tensor], num_samples: int, seed: int) -> Tensor:
+        """(B, K, 3, H, W) evaluated images (the row's `output`) of K fills per input, deterministic for `seed`."""
+        if self.no_sampling_reason:
+            raise ValueError(self.no_sampling_reason)
+        b = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        out = self.model.sample(b, num_samples=int(num_samples), seed=int(seed))
+        raw, comp = out["image"].float(), out["composite"].float()
+        B, K = raw.shape[:2]
+        if raw.shape[:2] != (b["image"].shape[0], int(num_samples)):
+            raise ValueError(f"{type(self.model).__name__}.sample gave {tuple(raw.shape)}, expected (B={b['image'].shape[0]}, "
+                             f"K={num_samples}, 3, H, W)")
+        rep = {k: b[k].repeat_interleave(K, 0) for k in ("image", "mask")}
+        shown = self._shown(raw.flatten(0, 1), comp.flatten(0, 1), rep)
+        return shown.view(B, K, *shown.shape[1:]).cpu()
+
+    def _shown(self, raw: Tensor, composite: Tensor, b: dict[str, Tensor]) -> Tensor:
+        if self.output == "raw":
+            return raw
+        if self.output == "poisson":
+            return poisson_blend(raw, b["image"].float(), b["mask"].float())
+        return composite
 
 
 class TeleaMethod:
     """cv2.inpaint with Telea's fast marching method (radius 3) on 8-bit images."""
 
     name = "telea"
+    no_sampling_reason = "deterministic (OpenCV Telea): one fill per input"
 
     def __init__(self, radius: int = 3) -> None:
         self.radius = radius
@@ -73,8 +101,11 @@ class GeneratorBaseline:
     Slow by design: `steps` generator forward/backward passes per batch (see benchmarks/bench_inference.py).
     """
 
-    def __init__(self, name: str, inversion: Any, device: str | torch.device = "cpu") -> None:
+    no_sampling_reason = "per-image optimisation from a fixed start: one fill per input"
+
+    def __init__(self, name: str, inversion: Any, device: str | torch.device = "cpu", note: str | None = None) -> None:
         self.name, self.inversion, self.device = name, inversion, torch.device(device)
+        self.note = note  # how the row was set up, when the report should say it (e.g. a default prior)
 
     def __call__(self, batch: dict[str, Tensor]) -> dict[str, Any]:
         out = self.inversion(batch["image"].to(self.device), batch["mask"].to(self.device))

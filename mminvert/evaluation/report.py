@@ -16,7 +16,8 @@ __all__ = ["write_results", "markdown_table", "METRIC_LABELS"]
 # (label, higher is better)
 METRIC_LABELS = {"fid": ("FID", False), "lpips": ("LPIPS", False), "ssim": ("SSIM", True), "psnr": ("PSNR", True),
                  "p_ids": ("P-IDS", True), "u_ids": ("U-IDS", True), "l1_hole": ("L1 hole", False),
-                 "miou": ("mIoU", True), "gap": ("gap", False)}
+                 "miou": ("mIoU", True), "gap": ("gap", False),
+                 "diversity": ("diversity", True)}
 
 
 def _clean(v: Any) -> Any:
@@ -75,6 +76,15 @@ def _plots(results: dict, buckets: list[str], metrics: list[str], out_dir: Path)
     return files
 
 
+def _diversity_note(info: dict[str, Any]) -> str:
+    """The report's sentence on the diversity column: what distance, how many fills, and why rows are n/a."""
+    note = (f"Diversity: mean pairwise {info.get('distance') or 'distance'} between {info.get('num_samples')} fills "
+            f"per input (seed {info.get('seed')}).")
+    if info.get("unavailable"):
+        note += " n/a for " + "; ".join(f"{k} ({v})" for k, v in info["unavailable"].items()) + "."
+    return note
+
+
 def write_results(out_dir: str | os.PathLike, payload: dict[str, Any], grids: dict[str, np.ndarray]) -> Path:
     """payload: {'results': {method: {bucket: {metric: value}}}, 'buckets', 'metrics', ...}."""
     out = Path(out_dir)
@@ -93,7 +103,12 @@ def write_results(out_dir: str | os.PathLike, payload: dict[str, Any], grids: di
              f"{payload.get('num_images')} test images per bucket, masks: {payload.get('masks')}", ""]
     if payload.get("skipped"):
         lines += ["Skipped metrics: " + "; ".join(f"{k} ({v})" for k, v in payload["skipped"].items()), ""]
-    lines += ["## Table", "", table, "## Metrics against hole ratio", ""]
+    if payload.get("notes"):
+        lines += ["Notes: " + "; ".join(f"{k}: {v}" for k, v in payload["notes"].items()), ""]
+    lines += ["## Table", "", table]
+    if payload.get("diversity"):
+        lines += [_diversity_note(payload["diversity"]), ""]
+    lines += ["## Metrics against hole ratio", ""]
     lines += [f"![{p}]({p})" for p in plots]
     lines += ["", "## Examples (masked input | methods... | ground truth)", ""]
     lines += [f"{_bucket_label(b)}\n\n![{n}]({n})\n" for b, n in grid_files]

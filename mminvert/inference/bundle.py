@@ -2,7 +2,8 @@
 
 `{"format": "mminvert.inpainter", "version": 1, "architecture": {...}, "state_dict": {...}}` — the
 state dict includes the generator and the soft-updated mean latent w̄_onl. Read with
-`torch.load(weights_only=True)`.
+`torch.load(weights_only=True)`. `architecture["model_class"]` names the class that rebuilds the model
+(model_classes.py; absent in files written before it existed: MMInvertFill).
 """
 from __future__ import annotations
 
@@ -12,19 +13,25 @@ from typing import Any
 
 import torch
 
-from ..inversion import MMInvertFill
 from ..io.errors import CheckpointError
 from ..io.stylegan2 import _atomic_save, read_checkpoint
+from .model_classes import MODEL_CLASSES, model_class_for
 
 __all__ = ["BUNDLE_FORMAT", "save_bundle", "load_bundle", "model_from_checkpoint_dict", "check_export_target"]
 
 BUNDLE_FORMAT = "mminvert.inpainter"
 
 
-def save_bundle(model: MMInvertFill, path: str | Path, **extra: Any) -> Path:
-    """Write the bundle atomically (a temporary file renamed into place)."""
+def save_bundle(model: torch.nn.Module, path: str | Path, **extra: Any) -> Path:
+    """Write the bundle atomically (a temporary file renamed into place). The model's class must be one the
+    loaders know (`MODEL_CLASSES`), so that the file can be read back."""
+    arch = dict(model.architecture())
+    arch.setdefault("model_class", type(model).__name__)
+    if arch["model_class"] not in MODEL_CLASSES:
+        raise ValueError(f"cannot write a bundle of a {arch['model_class']} model: no loader knows that class "
+                         f"(known: {sorted(MODEL_CLASSES)}; see mminvert.inference.model_classes.register_model_class)")
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    obj = {"format": BUNDLE_FORMAT, "version": 1, "architecture": model.architecture(), "state_dict": state, **extra}
+    obj = {"format": BUNDLE_FORMAT, "version": 1, "architecture": arch, "state_dict": state, **extra}
     return _atomic_save(obj, path)
 
 
@@ -39,20 +46,21 @@ def check_export_target(source: str | Path, out: str | Path) -> None:
                               "overwriting it would lose it (a bundle keeps weights only). Choose another out=.")
 
 
-def model_from_checkpoint_dict(obj: Any, path: str | Path) -> MMInvertFill:
-    """Model from a bundle dict, or from a training checkpoint that carries `mminvert_architecture`."""
+def model_from_checkpoint_dict(obj: Any, path: str | Path) -> torch.nn.Module:
+    """Model (eval mode) from a bundle dict, or from a training checkpoint that carries `mminvert_architecture`,
+    rebuilt by the class its architecture names (`architecture["model_class"]`, default MMInvertFill)."""
     if not isinstance(obj, dict):
         raise CheckpointError(path, "not an mminvert inpainting checkpoint (top level is not a dict)")
     if obj.get("format") == BUNDLE_FORMAT:
         arch, state = obj["architecture"], obj["state_dict"]
-    elif "mminvert_architecture" in obj and "state_dict" in obj:  # Lightning checkpoint of the inpainting task
+    elif "mminvert_architecture" in obj and "state_dict" in obj:  # Lightning checkpoint of an inpainting task
         arch = obj["mminvert_architecture"]
         prefix = "model."
         state = {k[len(prefix):]: v for k, v in obj["state_dict"].items() if k.startswith(prefix)}
     else:
         raise CheckpointError(path, "not an mminvert inpainting checkpoint: expected an inference bundle "
                                     "(format 'mminvert.inpainter') or a training checkpoint of the inpainting task")
-    model = MMInvertFill.from_architecture(arch)
+    model = model_class_for(arch, path).from_architecture(arch)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise CheckpointError(path, f"weights do not match the recorded architecture: missing {missing[:5]}, "
@@ -60,5 +68,6 @@ def model_from_checkpoint_dict(obj: Any, path: str | Path) -> MMInvertFill:
     return model.eval()
 
 
-def load_bundle(path: str | Path, map_location: str | torch.device = "cpu") -> MMInvertFill:
+def load_bundle(path: str | Path, map_location: str | torch.device = "cpu") -> torch.nn.Module:
+    """The model a bundle, training checkpoint (file) holds, on `map_location`, in eval mode."""
     return model_from_checkpoint_dict(read_checkpoint(path, map_location), path).to(map_location)

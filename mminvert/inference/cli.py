@@ -3,7 +3,8 @@ mask for all. Nothing the user has is replaced or lost:
 
 - outputs go to `output_dir/<relative path>/<stem>.png` (`.tif` for TIFF inputs), in the input's depth and mode;
   inputs of one folder that share a stem (`a.png`, `a.jpg`) get `<stem>_<ext>.png` each, so every input has
-  its own output;
+  its own output; with `num_samples=K > 1` (models that sample) each input gets K files `<name>_sample<k>.png`,
+  k = 0..K-1, drawn with `seed` (the same seed and K give the same files);
 - the output folder's manifest (`.mminvert_outputs.json`) lists the files this tool wrote with their SHA-256;
   `overwrite=True` replaces only those, and only while unchanged — never an input or any other file;
 - every output name is checked before the first file is written; each file is written atomically;
@@ -65,17 +66,20 @@ def collect_pairs(input_path: str | Path, mask_path: str | Path,
     return pairs
 
 
-def output_paths(images: list[Path], root: Path) -> list[Path]:
-    """Each image's output path relative to the output folder (distinct for distinct images)."""
+def output_paths(images: list[Path], root: Path, num_samples: int = 1) -> list[list[Path]]:
+    """Each image's output paths relative to the output folder: one, or `num_samples` (`<name>_sample<k>`) when
+    that is > 1; all distinct."""
     plain = [img.relative_to(root).with_suffix(output_suffix(img)) for img in images]
     shared = Counter(p.with_suffix("") for p in plain)
     rels = [p if shared[p.with_suffix("")] == 1 else
             p.with_name(f"{img.stem}_{img.suffix.lstrip('.').lower()}{p.suffix}")
             for img, p in zip(images, plain)]
-    clashes = [r for r, n in Counter(rels).items() if n > 1]
+    per_image = [[r] if num_samples == 1 else [r.with_name(f"{r.stem}_sample{k}{r.suffix}") for k in range(num_samples)]
+                 for r in rels]
+    clashes = [r for r, n in Counter(r for rs in per_image for r in rs).items() if n > 1]
     if clashes:
         raise ValueError(f"several inputs would be written to the same output {clashes[0]}: rename one of them")
-    return rels
+    return per_image
 
 
 def _sha256(path: Path) -> str:
@@ -121,20 +125,24 @@ def _read_pair(img_path: Path, mask_path: Path):
 
 
 def inpaint_paths(inpainter: Inpainter, input_path: str | Path, mask_path: str | Path, output_dir: str | Path,
-                  mask_invert: bool = False, overwrite: bool = False, on_error: str = "fail") -> list[Path]:
-    """Inpaint every pair into `output_dir` (see the module docstring). Returns the written files."""
+                  mask_invert: bool = False, overwrite: bool = False, on_error: str = "fail",
+                  num_samples: int | None = None, seed: int | None = None) -> list[Path]:
+    """Inpaint every pair into `output_dir` (see the module docstring). Returns the written files. `num_samples`
+    and `seed` default to the Inpainter's."""
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+    K = inpainter.check_num_samples(inpainter.model, inpainter.num_samples if num_samples is None else num_samples)
+    seed = inpainter.seed if seed is None else seed
     out_root = Path(output_dir)
     if out_root.exists() and not out_root.is_dir():
         raise NotADirectoryError(f"output={out_root} is a file: output must be a folder (created if missing)")
     out_root = out_root.resolve()
     pairs = collect_pairs(input_path, mask_path, exclude=out_root)
     root = Path(input_path) if Path(input_path).is_dir() else Path(input_path).parent
-    targets = [out_root / rel for rel in output_paths([img for img, _ in pairs], root)]
+    targets = [[out_root / rel for rel in rels] for rels in output_paths([img for img, _ in pairs], root, K)]
     manifest = OutputManifest(out_root)
     inputs = {p.resolve() for pair in pairs for p in pair}
-    for (img_path, _), target in zip(pairs, targets):
+    for (img_path, _), target in ((pair, t) for pair, ts in zip(pairs, targets) for t in ts):
         if target.resolve() in inputs:
             raise ValueError(f"{target} (the output of {img_path}) is an input file: choose an output folder that "
                              "does not hold the inputs")
@@ -155,7 +163,7 @@ def inpaint_paths(inpainter: Inpainter, input_path: str | Path, mask_path: str |
                              f"(on_error=skip leaves them out):\n  " + "\n  ".join(problems))
     written, skipped = [], []
     jobs = list(zip(pairs, targets))
-    for (img_path, m_path), target in track(jobs, description="inpainting", disable=len(jobs) < 2):
+    for (img_path, m_path), paths in track(jobs, description="inpainting", disable=len(jobs) < 2):
         try:
             image, mask = _read_pair(img_path, m_path)
         except ValueError as e:
@@ -163,11 +171,12 @@ def inpaint_paths(inpainter: Inpainter, input_path: str | Path, mask_path: str |
                 raise
             skipped.append(str(e))
             continue
-        result = inpainter(image, mask, mask_invert=mask_invert)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_image_file(result, target)
-        manifest.record(target)
-        written.append(target)
+        result = inpainter(image, mask, mask_invert=mask_invert, num_samples=K, seed=seed)
+        for target, fill in zip(paths, [result] if K == 1 else result):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_image_file(fill, target)
+            manifest.record(target)
+            written.append(target)
     log.info("wrote %d image(s) to %s", len(written), out_root)
     if skipped:
         log.warning("skipped %d of %d input(s) (on_error=skip):\n  %s", len(skipped), len(pairs), "\n  ".join(skipped))

@@ -9,6 +9,12 @@ grayscale stays grayscale, alpha and palette are kept): see `image_formats.py`. 
 0 / black = hole (or transparent, for masks with alpha), unless `mask_invert`. A mask whose size differs
 from its image is an error (no silent resizing). An empty hole returns the input; an all-hole mask
 generates the whole image.
+
+Several fills per input (models that can sample, e.g. DiverseInversion): `num_samples=K` (in the constructor
+or per call) gives a list of K results per input, drawn with `seed`; item i of a call uses seed + i, so a
+result depends only on the input, K and that seed (not on batching). `num_samples=1` without a seed gives the
+model's deterministic fill (its forward); with a seed, one drawn fill. Models that give one fill per input
+(MMInvertFill) refuse num_samples > 1 with a ValueError.
 """
 from __future__ import annotations
 
@@ -24,9 +30,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from ..inversion import MMInvertFill
 from .bundle import load_bundle, save_bundle
 from .image_formats import NativeImage, known_pixels
+from .model_classes import supports_sampling
 
 __all__ = ["Inpainter"]
 
@@ -56,20 +62,23 @@ def _resize(x: Tensor, size: int, mode: str) -> Tensor:
 
 
 class Inpainter:
-    """`inp(image, mask, seg=None, edge=None) -> image` and `inp.batch([...], [...])` for lists."""
+    """`inp(image, mask, seg=None, edge=None) -> image` and `inp.batch([...], [...])` for lists; with
+    `num_samples=K > 1`, a list of K images per input instead of one image."""
 
-    def __init__(self, model: MMInvertFill, device: str | torch.device = "cpu", context: float = 2.0,
-                 batch_size: int = 8) -> None:
+    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu", context: float = 2.0,
+                 batch_size: int = 8, num_samples: int = 1, seed: int | None = None) -> None:
         self.device = torch.device(device)
+        self.num_samples, self.seed = self.check_num_samples(model, num_samples), seed
         self.model = model.to(self.device).eval()
         self.R = model.generator.resolution
         self.context, self.batch_size = context, batch_size
-        self.num_classes = model.encoder.num_classes
-        self.use_aux = model.encoder.use_aux
+        encoder = getattr(model, "encoder", None)  # models without guidance branches read image and mask only
+        self.num_classes = int(getattr(encoder, "num_classes", 0))
+        self.use_aux = bool(getattr(encoder, "use_aux", False))
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu", **kwargs: Any) -> Inpainter:
-        """From an inference bundle or a training checkpoint of the inpainting task."""
+        """From an inference bundle or a training checkpoint of an inpainting task (any registered model class)."""
         return cls(load_bundle(path, map_location=device), device, **kwargs)
 
     def export(self, path: str | Path, overwrite: bool = False) -> Path:
@@ -78,29 +87,52 @@ class Inpainter:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
         return save_bundle(self.model, path)
 
+    @staticmethod
+    def check_num_samples(model: torch.nn.Module, num_samples: int) -> int:
+        """`num_samples` as an int >= 1, or a ValueError when it is not one or the model cannot give that many."""
+        if isinstance(num_samples, bool) or int(num_samples) != num_samples or num_samples < 1:
+            raise ValueError(f"num_samples must be a whole number >= 1, got {num_samples!r}")
+        if num_samples > 1 and not supports_sampling(model):
+            raise ValueError(f"num_samples={num_samples}: {type(model).__name__} gives one fill per input (it cannot "
+                             "sample); use num_samples=1, or a model that samples (e.g. DiverseInversion)")
+        return int(num_samples)
+
     # ------------------------------------------------------------------------------------------ API
     def __call__(self, image: ImageLike, mask: ImageLike, seg: Any = None, edge: Any = None,
-                 mask_invert: bool = False) -> ImageLike:
+                 mask_invert: bool = False, num_samples: int | None = None,
+                 seed: int | None = None) -> ImageLike | list[ImageLike]:
+        """One result, or a list of `num_samples` results when that is > 1 (see the module docstring)."""
         return self.batch([image], [mask], None if seg is None else [seg], None if edge is None else [edge],
-                          mask_invert)[0]
+                          mask_invert, num_samples, seed)[0]
 
     @torch.no_grad()
     def batch(self, images: Sequence[ImageLike], masks: Sequence[ImageLike], segs: Sequence[Any] | None = None,
-              edges: Sequence[Any] | None = None, mask_invert: bool = False) -> list[ImageLike]:
+              edges: Sequence[Any] | None = None, mask_invert: bool = False, num_samples: int | None = None,
+              seed: int | None = None) -> list[ImageLike] | list[list[ImageLike]]:
+        """A result per input, or per input a list of `num_samples` results when that is > 1. `num_samples` and
+        `seed` default to the constructor's."""
+        K = self.check_num_samples(self.model, self.num_samples if num_samples is None else num_samples)
+        seed = self.seed if seed is None else seed
         if len(images) != len(masks):
             raise ValueError(f"{len(images)} images but {len(masks)} masks")
         items = [self._item(i, images[i], masks[i], segs[i] if segs else None, edges[i] if edges else None,
                             mask_invert) for i in range(len(images))]
         todo = [i for i, it in enumerate(items) if not bool(it.known.all())]
         windows = {i: self._window(items[i]) for i in todo}
-        preds: dict[int, Tensor] = {}
-        for start in range(0, len(todo), self.batch_size):
-            chunk = todo[start : start + self.batch_size]
-            batch = self._collate([windows[i][0] for i in chunk])
-            out = self.model(batch)["image"].float().cpu()
-            for j, i in enumerate(chunk):
-                preds[i] = out[j]
-        return [self._finish(it, windows.get(i), preds.get(i)) for i, it in enumerate(items)]
+        preds: dict[int, Tensor] = {}  # item -> (K, 3, R, R)
+        if K == 1 and (seed is None or not supports_sampling(self.model)):  # the model's own fill, batched
+            for start in range(0, len(todo), self.batch_size):
+                chunk = todo[start : start + self.batch_size]
+                out = self.model(self._collate([windows[i][0] for i in chunk]))["image"].float().cpu()
+                for j, i in enumerate(chunk):
+                    preds[i] = out[j : j + 1]
+        else:  # K fills drawn per item with seed + i (independent of how items are batched)
+            for i in todo:
+                out = self.model.sample(self._collate([windows[i][0]]), num_samples=K, seed=int(seed or 0) + i)
+                preds[i] = out["image"][0].float().cpu()
+        results = [[self._finish(it, windows.get(i), None if i not in preds else preds[i][k]) for k in range(K)]
+                   for i, it in enumerate(items)]
+        return [r[0] for r in results] if K == 1 else results
 
     @torch.no_grad()
     def inspect(self, image: ImageLike, mask: ImageLike, seg: Any = None, edge: Any = None,

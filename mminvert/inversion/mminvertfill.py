@@ -77,8 +77,10 @@ class MMInvertFill(nn.Module):
         self.noise_mode, self.train_noise_mode = noise_mode, train_noise_mode
 
     def architecture(self) -> dict[str, Any]:
-        """Plain-data description that rebuilds this model without Hydra (see `from_architecture`)."""
-        return {"generator": dict(self.generator.config), "encoder": dict(self.encoder.config), "model": dict(self.config)}
+        """Plain-data description that rebuilds this model without Hydra (see `from_architecture`); `model_class`
+        tells the checkpoint loaders which class to rebuild (mminvert.inference.model_classes)."""
+        return {"model_class": "MMInvertFill", "generator": dict(self.generator.config),
+                "encoder": dict(self.encoder.config), "model": dict(self.config)}
 
     @classmethod
     def from_architecture(cls, arch: dict[str, Any]) -> MMInvertFill:

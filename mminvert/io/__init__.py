@@ -6,17 +6,24 @@ from .errors import CheckpointError
 from .run_checkpoint import resolve_checkpoint
 from .stylegan2 import (
     build_generator,
+    bundled_discriminator_names,
+    bundled_generator_name,
     export_rosinality,
     load_discriminator,
     load_generator,
     read_checkpoint,
+    register_bundled_discriminator,
     register_bundled_generator,
+    save_discriminator,
     save_stylegan2,
 )
 
 # The generator trained by mminvert on the built-in scenes ships with the package: load_generator("scenes64").
 register_bundled_generator("scenes64", Path(__file__).resolve().parents[1] / "assets" / "scenes64.pt")
+# Its discriminator, trained afterwards against the frozen generator: load_discriminator("scenes64").
+register_bundled_discriminator("scenes64", Path(__file__).resolve().parents[1] / "assets" / "scenes64_discriminator.pt")
 
 __all__ = ["MissingWeightsError", "resolve_weights", "CheckpointError", "build_generator", "load_generator",
-           "load_discriminator", "save_stylegan2", "export_rosinality",
-           "read_checkpoint", "register_bundled_generator", "resolve_checkpoint"]
+           "bundled_generator_name", "bundled_discriminator_names",
+           "load_discriminator", "save_stylegan2", "save_discriminator", "export_rosinality",
+           "read_checkpoint", "register_bundled_generator", "register_bundled_discriminator", "resolve_checkpoint"]

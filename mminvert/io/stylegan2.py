@@ -28,11 +28,13 @@ from .safe_pickle import PersistentStub, UnsafePickleError, flatten_stub_tensors
 
 __all__ = ["build_generator", "load_generator", "load_discriminator", "save_stylegan2", "export_rosinality",
            "read_checkpoint",
-           "FORMAT", "register_bundled_generator"]
+           "FORMAT", "register_bundled_generator", "register_bundled_discriminator", "save_discriminator",
+           "bundled_generator_name", "bundled_discriminator_names"]
 
 log = logging.getLogger(__name__)
 FORMAT = "mminvert.stylegan2"
 _BUNDLED: dict[str, Path] = {}
+_BUNDLED_D: dict[str, Path] = {}
 
 
 def register_bundled_generator(name: str, path: str | Path) -> None:
@@ -40,12 +42,38 @@ def register_bundled_generator(name: str, path: str | Path) -> None:
     _BUNDLED[name] = Path(path)
 
 
-def _resolve(path: str | Path) -> Path:
+def register_bundled_discriminator(name: str, path: str | Path) -> None:
+    """Make `load_discriminator(name)` resolve to a file shipped with the package (a bundled generator's D)."""
+    _BUNDLED_D[name] = Path(path)
+
+
+def bundled_discriminator_names() -> list[str]:
+    """Names `load_discriminator` resolves to a shipped file (that is present)."""
+    return sorted(n for n, p in _BUNDLED_D.items() if p.is_file())
+
+
+def bundled_generator_name(generator: torch.nn.Module, rtol: float = 2e-3, atol: float = 1e-6) -> str | None:
+    """The bundled name whose generator `generator` is (same tensors; `rtol` lets a float16 copy, as in the
+    app's bundled inpainter, still match), else None."""
+    own = {k: v.detach().float().cpu() for k, v in generator.state_dict().items()}
+    for name, path in sorted(_BUNDLED.items()):
+        if not path.is_file():
+            continue
+        ref = load_generator(path).state_dict()
+        if set(ref) == set(own) and all(ref[k].shape == own[k].shape and torch.allclose(own[k], ref[k].float(),
+                                                                                          rtol=rtol, atol=atol)
+                                        for k in ref):
+            return name
+    return None
+
+
+def _resolve(path: str | Path, bundled: dict[str, Path] | None = None) -> Path:
+    bundled = _BUNDLED if bundled is None else bundled
     p = Path(path)
-    if not p.exists() and str(path) in _BUNDLED:
-        return _BUNDLED[str(path)]
+    if not p.exists() and str(path) in bundled:
+        return bundled[str(path)]
     if not p.exists():
-        hint = f"; bundled names: {sorted(_BUNDLED)}" if _BUNDLED else ""
+        hint = f"; bundled names: {sorted(bundled)}" if bundled else ""
         raise CheckpointError(p, f"no such file{hint}")
     if p.is_dir():
         raise CheckpointError(p, "is a directory, expected a checkpoint file")
@@ -251,8 +279,9 @@ def build_generator(pretrained: bool, path: str | None = None, freeze: bool = Tr
 
 
 def load_discriminator(path: str | Path, map_location: str | torch.device = "cpu") -> StyleGAN2Discriminator:
-    """StyleGAN2 discriminator (eval mode) from a file that has one (rosinality 'd', NVlabs 'D', ours)."""
-    p = _resolve(path)
+    """StyleGAN2 discriminator (eval mode) from a file that has one (rosinality 'd', NVlabs 'D', ours), or a
+    bundled name ("scenes64": the discriminator of the bundled scenes64 generator, docs/stylegan2_training.md)."""
+    p = _resolve(path, _BUNDLED_D)
     cfg, sd, fmt = _parse(read_checkpoint(p, map_location), p, "D")
     return _build(StyleGAN2Discriminator, cfg, sd, p, fmt).to(map_location)
 
@@ -279,6 +308,15 @@ def save_stylegan2(path: str | Path, generator: StyleGAN2Generator,
                            "generator": {"config": generator.config, "state_dict": _cpu(generator.state_dict())}}
     if discriminator is not None:
         obj["discriminator"] = {"config": discriminator.config, "state_dict": _cpu(discriminator.state_dict())}
+    obj.update(extra)
+    return _atomic_save(obj, path)
+
+
+def save_discriminator(path: str | Path, discriminator: StyleGAN2Discriminator, **extra: Any) -> Path:
+    """Write a discriminator alone in our format (config + state dict; `load_discriminator` reads it). Atomic."""
+    obj: dict[str, Any] = {"format": FORMAT, "version": 1,
+                           "discriminator": {"config": discriminator.config,
+                                             "state_dict": _cpu(discriminator.state_dict())}}
     obj.update(extra)
     return _atomic_save(obj, path)
 

@@ -17,7 +17,7 @@ from .image_quality import l1_hole, psnr, ssim
 from .miou import ConfusionMatrix
 from .pids import IDS
 
-__all__ = ["InpaintingMetrics", "AVAILABLE_METRICS", "diversity_lpips"]
+__all__ = ["InpaintingMetrics", "AVAILABLE_METRICS"]
 
 AVAILABLE_METRICS = ("fid", "p_ids", "u_ids", "lpips", "ssim", "psnr", "l1_hole", "miou")
 
@@ -101,12 +101,3 @@ class InpaintingMetrics:
         if self.confusion is not None:
             out["miou"] = self.confusion.miou()
         return {k: out[k] for k in self.metrics if k in out}
-
-
-@torch.no_grad()
-def diversity_lpips(samples: Sequence[Tensor], lpips: torch.nn.Module) -> float:
-    """Mean LPIPS over all pairs of samples of the same inputs (stochastic methods). Each (B, 3, H, W)."""
-    if len(samples) < 2:
-        raise ValueError("diversity needs at least two samples per input")
-    dists = [lpips(samples[i], samples[j]).mean() for i in range(len(samples)) for j in range(i + 1, len(samples))]
-    return float(torch.stack(dists).mean())
