@@ -5,12 +5,13 @@ classifier and directions), the edit-consistency score of a few edits, and an ed
 
 Prints: CPU model, a GEMM figure, inversion MSE (known pixels; and the composite against the ground truth
 in the hole) / LPIPS (the offline fallback: LPIPS-alex with a random backbone, named as such) / seconds
-per image, for both variants; ECS per edit; writes `<out>_edits.png` and `<out>.json`.
+per image (mean ± std over images, n), for both variants; ECS per edit (mean ± std, n); writes `<out>_edits.png` and `<out>.json`.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import tempfile
@@ -27,7 +28,7 @@ from mminvert.data import EvalMaskSet
 from mminvert.data.scenes import ScenesSource
 from mminvert.editing import LatentDirections, load_attribute_classifier
 from mminvert.evaluation.semantic import ecs_distance
-from mminvert.metrics.ecs import mean_ecs_per_edit
+from mminvert.metrics.ecs import edit_consistency_score, edit_cycle
 
 EDITS = [("cloud", 2.0), ("cloud", -2.0), ("tree", 2.0), ("tree", -2.0), ("building", 2.0), ("building", -2.0),
          ("water", 2.0), ("water", -2.0)]
@@ -64,10 +65,32 @@ def rgb(x: torch.Tensor) -> np.ndarray:
     return ((x.clamp(-1, 1).permute(1, 2, 0).numpy() + 1) * 127.5).round().astype(np.uint8)
 
 
+def machine() -> str:
+    """CPU model, thread count, a GEMM figure and the load average: printed with every timing."""
+    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
+    return (f"CPU: {cpu_model()}, {torch.get_num_threads()} thread(s); GEMM fp32 1024²: {gemm_gflops():.1f} GFLOP/s; "
+            f"load average {load} on {os.cpu_count()} cores")
+
+
+def mean_std(v: list[float]) -> dict[str, float]:
+    a = np.asarray(v, dtype=np.float64)
+    return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if a.size > 1 else 0.0, "n": int(a.size)}
+
+
+def parse_edits(spec: str) -> list[tuple[str, float]]:
+    if spec == "all":
+        return EDITS
+    out = []
+    for e in spec.split(","):
+        k = max(e.rfind("+"), e.rfind("-"))
+        out.append((e[:k], float(e[k:])))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=20)
-    ap.add_argument("--ecs-images", type=int, default=4)
+    ap.add_argument("--ecs-images", type=int, default=4, help="the first N of the --images images get every edit")
     ap.add_argument("--linknet-samples", type=int, default=1000)
     ap.add_argument("--ecs-edits", default="all", help="comma-separated e.g. cloud+2,tree-2 (default: all 8 edits)")
     ap.add_argument("--out", default="docs/semantic")
@@ -75,21 +98,28 @@ def main() -> None:
     ap.add_argument("--parts", default="metrics,ecs,figure", help="which of metrics,ecs,figure to run (the "
                     "parts can run in separate processes on a loaded machine; each writes its own json)")
     a = ap.parse_args()
-    print(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads; GEMM fp32 1024²: {gemm_gflops():.1f} GFLOP/s")
+    print(machine(), flush=True)
     G = load_generator("scenes64").freeze()
     F = load_attribute_classifier("scenes64")
     dirs = LatentDirections.load("scenes64")
     lpips, label = ecs_distance(None)
     dist = lambda x, y: lpips.model(x, y, normalize=False).flatten()  # noqa: E731 (differentiable)
-    x, m = test_images(a.images)
+    n_inv = max(a.images, a.ecs_images)
+    x, m = test_images(n_inv)
     parts = a.parts.split(",")
-    report: dict = {"cpu": cpu_model(), "lpips": label, "images": a.images, "parts": parts}
+    report: dict = {"cpu": cpu_model(), "lpips": label, "images": a.images, "ecs_images": a.ecs_images,
+                    "parts": parts, "machine_start": machine()}
+    out_json = Path(f"{a.out}.json")
+
+    def save() -> None:
+        out_json.write_text(json.dumps(report, indent=1))
+
     link = None
     if "magec" in a.variants.split(","):
         t0 = time.perf_counter()
         link, stats = train_linknet(G, F, num_samples=a.linknet_samples, steps=2000, seed=0)
         t_link = time.perf_counter() - t0
-        print(f"LinkNet on {a.linknet_samples} generated pairs: {t_link:.0f} s, {stats}")
+        print(f"LinkNet on {a.linknet_samples} generated pairs: {t_link:.0f} s, {stats}", flush=True)
         report["linknet"] = {**stats, "seconds": t_link, "samples": a.linknet_samples}
     all_variants = {"magec": PAPER_PHASES,
                     "no_magec": [MagecPhase(p.steps, p.mse, p.lpips, p.id, 0.0) for p in PAPER_PHASES]}
@@ -98,57 +128,73 @@ def main() -> None:
     for name, phases in variants.items():
         inv = MagecInversion(G, F, dirs, EDITS, linknet=link, phases=phases, perceptual=dist)
         outs[name] = (inv, None)
-        if "metrics" not in parts and not ("figure" in parts and name == "magec"):
+        if not ({"metrics", "ecs"} & set(parts) or ("figure" in parts and name == "magec")):
             continue
+        # one batch of all images (per-image Adam updates are independent: the loss is a sum over images)
         t = time.perf_counter()
         o = inv(x, m)
-        sec = (time.perf_counter() - t) / a.images
+        sec = (time.perf_counter() - t) / n_inv
         with torch.no_grad():
             known = m.expand_as(x)
-            mse_known = float(((o["image"] - x).square() * known).sum() / known.sum())
-            mse_full = float((o["image"] - x).square().mean())
             hole = 1 - known
-            mse_hole = float(((o["composite"] - x).square() * hole).sum() / hole.sum())
-            lp_full = float(lpips(o["image"], x).mean())
-            lp_comp = float(lpips(o["composite"], x).mean())
+            per = {
+                "mse_known": ((o["image"] - x).square() * known).flatten(1).sum(1) / known.flatten(1).sum(1),
+                "mse_full_image": (o["image"] - x).square().flatten(1).mean(1),
+                "mse_hole_composite": ((o["composite"] - x).square() * hole).flatten(1).sum(1) / hole.flatten(1).sum(1),
+                "lpips_full_image": lpips(o["image"], x).flatten(),
+                "lpips_composite": lpips(o["composite"], x).flatten(),
+            }
         outs[name] = (inv, o)
-        report[name] = {"mse_known": mse_known, "mse_full_image": mse_full, "mse_hole_composite": mse_hole,
-                        "lpips_full_image": lp_full, "lpips_composite": lp_comp, "seconds_per_image": sec,
-                        "final_loss_magec": float(o["loss_magec"][-1])}
-        print(name, json.dumps(report[name]))
-    # ECS on the first images, every edit, both variants (each edit: one more inversion of those images)
-    n = a.ecs_images
-    if "ecs" not in parts:
-        outs_ecs = {}
-    else:
-        outs_ecs = outs
-    ecs_edits = EDITS if a.ecs_edits == "all" else [
-        (e[:max(e.rfind("+"), e.rfind("-"))], float(e[max(e.rfind("+"), e.rfind("-")):])) for e in a.ecs_edits.split(",")]
-    for name, (inv, _) in outs_ecs.items():
+        n = a.images
+        report[name] = {k: mean_std(v[:n].tolist()) for k, v in per.items()}
+        report[name]["per_image"] = {k: v[:n].tolist() for k, v in per.items()}
+        report[name]["seconds_per_image"] = sec
+        report[name]["final_loss_magec"] = float(o["loss_magec"][-1])
+        report[name]["machine"] = machine()
+        print(name, f"{n} images, {sec:.1f} s/image;", report[name]["machine"], flush=True)
+        for k in per:
+            print(f"  {k}: {report[name][k]['mean']:.4f} ± {report[name][k]['std']:.4f}", flush=True)
+        save()
+    # ECS: the first --ecs-images images, every edit, each variant. The start code is that variant's inversion
+    # of the (holed) images above; each edit inverts the edited images once more (complete images).
+    if "ecs" in parts:
+        k = a.ecs_images
         render = lambda w: G.synthesis(w, noise_mode="const")  # noqa: E731
-        invert = lambda img, msk: {"ws": inv(img, msk)["ws"]}  # noqa: E731
-        t = time.perf_counter()
-        ecs = mean_ecs_per_edit(invert, render, x[:n], m[:n], ecs_edits, dirs.edit, lambda p, q: lpips(p, q))
-        report.setdefault(name, {})["ecs"] = ecs
-        report[name]["ecs_mean"] = float(np.mean(list(ecs.values())))
-        print(name, "ECS", json.dumps(ecs), f"mean {report[name]['ecs_mean']:.3f} ({time.perf_counter() - t:.0f} s)")
-    # figure: masked input | MAGEC fill | G(w*) edited: +cloud −cloud +tree −tree +building −building +water −water
-    Path(f"{a.out}.json").write_text(json.dumps(report, indent=1))
-    if "figure" not in parts or "magec" not in outs:
-        print(f"wrote {a.out}.json")
+        for att, s in parse_edits(a.ecs_edits):  # edit-major, so a stopped run has both variants per edit
+            for name, (inv, o) in outs.items():
+                invert = lambda img, msk, inv=inv: {"ws": inv(img, msk)["ws"]}  # noqa: E731
+                res = report.setdefault(name, {}).setdefault("ecs", {})
+                t = time.perf_counter()
+                p_x, x_edit, x_cyc = edit_cycle(invert, render, o["ws"][:k],
+                                                lambda w, st: dirs.edit(w, att, st), s)
+                with torch.no_grad():
+                    e = edit_consistency_score(p_x, x_edit, x_cyc, lambda p, q: lpips(p, q)).tolist()
+                key = f"{att}{s:+g}"
+                res[key] = {**mean_std(e), "per_image": e, "seconds_per_image": (time.perf_counter() - t) / k}
+                print(f"{name} ECS {key}: {res[key]['mean']:.3f} ± {res[key]['std']:.3f} (n={k}, "
+                      f"{res[key]['seconds_per_image']:.1f} s/image); {machine()}", flush=True)
+                allv = [v for r in res.values() for v in r["per_image"]]
+                report[name]["ecs_all"] = mean_std(allv)
+                save()
+        save()
+    report["machine_end"] = machine()
+    save()
+    print(report["machine_end"])
+    if "figure" not in parts or outs.get("magec", (None, None))[1] is None:
+        print(f"wrote {out_json}")
         return
+    # figure: masked input | MAGEC fill | G(w*) edited: +cloud −cloud +tree −tree +building −building +water −water
     inv, o = outs["magec"]
     rows = []
     with torch.no_grad():
-        for i in range(min(4, a.images)):
+        for i in range(min(4, n_inv)):
             ws = o["ws"][i:i + 1]
             cells = [x[i] * m[i], o["composite"][i]] + [G.synthesis(dirs.edit(ws, att, s), noise_mode="const")[0]
                                                           for att, s in EDITS]
             rows.append(np.concatenate([rgb(c) for c in cells], axis=1))
     grid = np.concatenate(rows, axis=0)
     Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(f"{a.out}_edits.png")
-    Path(f"{a.out}.json").write_text(json.dumps(report, indent=1))
-    print(f"wrote {a.out}_edits.png, {a.out}.json")
+    print(f"wrote {a.out}_edits.png, {out_json}")
 
 
 if __name__ == "__main__":

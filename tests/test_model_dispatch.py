@@ -42,10 +42,14 @@ def test_mminvertfill_bundle_names_its_class_and_round_trips(tmp_path):
 
 
 def test_legacy_files_without_the_key_load_as_mminvertfill():
-    for path in (LEGACY, ASSET):
-        arch = torch.load(path, weights_only=True)["architecture"]
-        assert "model_class" not in arch, path  # written before the key existed
-        assert type(load_bundle(path)) is MMInvertFill
+    arch = torch.load(LEGACY, weights_only=True)["architecture"]
+    assert "model_class" not in arch  # written before the key existed
+    assert type(load_bundle(LEGACY)) is MMInvertFill
+
+
+def test_bundled_inpainter_names_its_class():
+    assert torch.load(ASSET, weights_only=True)["architecture"]["model_class"] == "MMInvertFill"
+    assert type(load_bundle(ASSET)) is MMInvertFill
 
 
 def test_bundled_inpainter_behaves_exactly_as_a_direct_rebuild():

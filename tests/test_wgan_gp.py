@@ -96,3 +96,16 @@ def test_contextual_inversion_in_the_wgan_z_space_with_the_critic_prior():
     torch.testing.assert_close(out["loss"], out["loss_context"] + out["loss_gradient"] + 0.003 * out["loss_prior"])
     no_prior = ContextualInversion(G, None, steps=2, eta=2.0)(target, mask)
     torch.testing.assert_close(no_prior["loss"], 2.0 * no_prior["loss_context"] + no_prior["loss_gradient"])
+
+
+def test_bundled_scenes64_prior_loads_by_name():
+    G, D = load_wgan_gp("scenes64")
+    assert (G.resolution, G.z_dim, G.config["width"]) == (64, 128, 16)
+    assert not G.training and not any(p.requires_grad for p in [*G.parameters(), *D.parameters()])
+    with torch.no_grad():
+        x = G(torch.randn(3, G.z_dim, generator=torch.Generator().manual_seed(0)))
+        scores = D(x)
+    assert x.shape == (3, 3, 64, 64) and x.abs().max() <= 1 and x.std() > 0.05  # not a constant image
+    assert scores.shape == (3,) and torch.isfinite(scores).all()
+    G2, _ = load_wgan_gp("scenes64_wgan_gp")  # the older name reads the same file
+    assert all(torch.equal(a, b) for a, b in zip(G.state_dict().values(), G2.state_dict().values()))

@@ -47,6 +47,8 @@ class ContextualInversion:
     G: a `StyleGAN2Generator` or a WGAN-GP `DCGANGenerator` (anything with `z_dim`, `resolution`, `freeze()`
     and `G(z, noise_mode=...)`); D: its discriminator / critic (the prior; α = 0 without one). Weights η
     (context), β (gradient), α (prior): Yeh et al.'s prior weight λ = 0.003 and β = η = 1 by default.
+    Vitoria et al.'s own values of η, β, α could not be retrieved offline (docs/semantic.md §4 lists where we
+    looked); pass them here (or `contextual_inversion.eta/beta/alpha`) when you have them.
 
     Inputs: image (B, 3, R, R) in [-1, 1], mask (B, 1, R, R) with 1 = known. z starts from N(0, I) drawn
     with `seed` and is optimised with Adam for `steps` iterations (synthesis with const noise); G and D are

@@ -17,8 +17,8 @@ __all__ = ["MultiModalGuidedEncoder", "encoder_input", "MODALITIES", "LEGACY_DEF
 IGNORE_INDEX = 255
 MODALITIES = ("seg", "edge")  # auxiliary modalities, in the order of the encoder input
 
-# Architecture dicts stored before the ablation switches existed (bundles such as
-# mminvert/assets/scenes64_inpainter.pt, training checkpoints) lack these keys. Those models were trained
+# Architecture dicts stored before the ablation switches existed (bundles and training checkpoints
+# saved before commit fe5d64e, e.g. tests/fixtures/legacy/) lack these keys. Those models were trained
 # with the behaviour below, which differs from today's defaults for the attention gate and g₀, so
 # `from_config` fills missing keys from here, not from the defaults. (`modalities` follows from their
 # `use_aux`, which the constructor still accepts.)

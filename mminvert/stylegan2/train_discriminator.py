@@ -9,6 +9,8 @@ updated, so this D is a critic of G's *final* distribution, not the jointly trai
 
 Writes `out` (mminvert format, `load_discriminator(out)`) every `--save-every` steps and at the end, with the
 settings, the steps done, the CPU time and a held-out measurement (`evaluate_discriminator`) in `training`.
+`--measure` instead measures an existing `out` (e.g. the last periodic save of a stopped run) on the held-out
+scenes and records the figure in it.
 """
 from __future__ import annotations
 
@@ -159,7 +161,24 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--save-every", type=int, default=250)
     ap.add_argument("--eval-images", type=int, default=512, help="held-out real scenes (test split) for the measurement")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--measure", action="store_true", help="only measure the existing --out file on held-out scenes")
     return ap
+
+
+def _held_out(resolution: int, count: int) -> Tensor:
+    """The measurement's real images: `count` scenes of the test split (never seen in training), unflipped."""
+    return scene_reals("test", resolution, hflip=False)(count, np.random.default_rng(12345))
+
+
+def _measure(out: Path, generator: str, count: int) -> Path:
+    from ..io import load_discriminator, load_generator, save_discriminator
+
+    G, D = load_generator(generator).freeze(), load_discriminator(out)
+    training = dict(torch.load(out, weights_only=True).get("training", {}))
+    training["held_out"] = evaluate_discriminator(G, D, _held_out(G.resolution, count))
+    log.info("%s (%s steps): held-out %d real vs generated: %s", out, training.get("steps"), count,
+             training["held_out"])
+    return save_discriminator(out, D, training=training)
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -167,6 +186,8 @@ def main(argv: list[str] | None = None) -> Path:
 
     a = _parser().parse_args(argv)
     out = Path(a.out)
+    if a.measure:
+        return _measure(out, a.generator, a.eval_images)
     if out.exists() and not a.overwrite:
         raise SystemExit(f"{out} exists; pass --overwrite to replace it")
     G = load_generator(a.generator).freeze()
@@ -176,7 +197,7 @@ def main(argv: list[str] | None = None) -> Path:
     gamma = a.r1_gamma if a.r1_gamma is not None else float(
         OmegaConf.load(CONF / "gan" / f"{a.gan}.yaml").get("training", {}).get("r1_gamma", 10.0))
     torch.manual_seed(a.seed)
-    held_out = scene_reals("test", G.resolution, hflip=False)(a.eval_images, np.random.default_rng(12345))
+    held_out = _held_out(G.resolution, a.eval_images)
     before = evaluate_discriminator(G, D, held_out)
     settings = dict(generator=str(a.generator), gan=a.gan, batch_size=a.batch_size, lr=a.lr, betas=[0.0, 0.99],
                     r1_gamma=gamma, d_reg_interval=a.d_reg_interval, seed=a.seed, reals="scenes train split, hflip",
