@@ -101,7 +101,8 @@ LABELLED_VARIANTS = {
 
 
 def test_every_preset_has_a_training_test():
-    presets = {p.stem for p in (CONF / "data").glob("*.yaml")}
+    # `generated` feeds task=diverse (images made by the generator inside the step): tests/test_diverse_training.py
+    presets = {p.stem for p in (CONF / "data").glob("*.yaml")} - {"generated"}
     assert presets == set(PRESETS), "add the new data preset to PRESETS"
 
 

@@ -130,6 +130,6 @@ def test_documented_command_composes_and_builds(where, overrides, stand_ins, tmp
     big = cfg.data.resolution > 64
     with torch.device("meta" if big else "cpu"):  # paper-scale networks: shapes only
         module = build_module(cfg)
-    assert module.__class__.__name__ in ("InpaintingModule", "StyleGAN2Module", "WGANGPModule")
+    assert module.__class__.__name__ in ("InpaintingModule", "StyleGAN2Module", "WGANGPModule", "DiverseModule")
     datamodule = instantiate(cfg.data)
     assert datamodule.hparams.get("resolution", getattr(datamodule, "resolution", None)) is not None

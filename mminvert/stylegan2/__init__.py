@@ -4,6 +4,7 @@ from .diffaugment import DiffAugment
 from .discriminator import StyleGAN2Discriminator
 from .ema import ema_beta, ema_update
 from .generator import StyleGAN2Generator, default_channels
+from .injection import FeatureModulation, inject
 from .lazy_reg import build_lazy_optimizer, lazy_reg_ratio
 from .losses import d_logistic_loss, g_nonsaturating_loss, path_lengths, r1_penalty
 from .mapping import MappingNetwork
@@ -13,7 +14,7 @@ from .style_mixing import mix_styles
 from .synthesis import SynthesisNetwork
 
 __all__ = [
-    "StyleGAN2Generator", "StyleGAN2Discriminator", "MappingNetwork", "SynthesisNetwork",
+    "StyleGAN2Generator", "StyleGAN2Discriminator", "FeatureModulation", "inject", "MappingNetwork", "SynthesisNetwork",
     "default_channels", "modulated_conv2d", "StyleGAN2Module", "DiffAugment", "mix_styles", "ema_beta", "ema_update",
     "d_logistic_loss", "g_nonsaturating_loss", "r1_penalty", "path_lengths", "build_lazy_optimizer", "lazy_reg_ratio",
 ]

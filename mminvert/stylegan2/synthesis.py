@@ -1,7 +1,8 @@
-"""StyleGAN2 synthesis network (skip architecture) with F&W+ feature injection.
+"""StyleGAN2 synthesis network (skip architecture) with feature injection.
 
-Block at resolution r: [2x up-sampling modulated conv] -> modulated conv -> (+ injected feature)
--> to-RGB, whose output is added to the 2x up-sampled image of the previous block.
+Block at resolution r: [2x up-sampling modulated conv] -> modulated conv -> (injected feature)
+-> to-RGB, whose output is added to the 2x up-sampled image of the previous block. The injection is an
+additive tensor (F&W+) or an (add, mult) pair, G_f ← G_f + G_f ⊙ mult + add (see injection.py).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .injection import Injection, inject, injection_shapes
 from .layers import EqualLinear
 from .modconv import demodulation, modulated_conv2d
 from .ops import fir_kernel, upsample2d
@@ -104,7 +106,7 @@ class SynthesisBlock(nn.Module):
         self.channels_last = True  # NHWC activations: faster convolutions on CPU (oneDNN) and GPU
 
     def forward(self, x: Tensor | None, img: Tensor | None, ws: Tensor, noise_mode: str = "const",
-                feature: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                feature: Injection | None = None) -> tuple[Tensor, Tensor]:
         if self.conv0 is None:
             x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
             if self.channels_last:
@@ -114,7 +116,7 @@ class SynthesisBlock(nn.Module):
             x = self.conv0(x, ws[:, 0], noise_mode)
             x = self.conv1(x, ws[:, 1], noise_mode)
         if feature is not None:
-            x = x + feature  # [paper:F&W+] skip injection: after the convs, before to-RGB
+            x = inject(x, feature)  # [paper:F&W+] skip injection: after the convs, before to-RGB
         img = self.torgb(x, ws[:, self.num_conv], img)
         return x, img
 
@@ -122,7 +124,8 @@ class SynthesisBlock(nn.Module):
 class SynthesisNetwork(nn.Module):
     """ws (B, num_ws, w_dim) -> image (B, img_channels, R, R), roughly in [-1, 1].
 
-    `channels` maps each resolution 4, 8, ..., R to its feature width.
+    `channels` maps each resolution 4, 8, ..., R to its feature width. `features` maps resolutions to what is
+    injected there: a tensor (B, C_r, r, r), added, or a `FeatureModulation(add, mult)`.
     """
 
     def __init__(self, resolution: int, w_dim: int, channels: Mapping[int, int], img_channels: int = 3) -> None:
@@ -143,7 +146,7 @@ class SynthesisNetwork(nn.Module):
         self.resolution, self.w_dim, self.img_channels = resolution, w_dim, img_channels
         self.num_ws = sum(b.num_conv for b in self.blocks) + 1
 
-    def forward(self, ws: Tensor, noise_mode: str = "const", features: Mapping[int, Tensor] | None = None) -> Tensor:
+    def forward(self, ws: Tensor, noise_mode: str = "const", features: Mapping[int, Injection] | None = None) -> Tensor:
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
             raise ValueError(f"ws must be (B, {self.num_ws}, {self.w_dim}), got {tuple(ws.shape)}")
         if noise_mode not in NOISE_MODES:
@@ -158,10 +161,11 @@ class SynthesisNetwork(nn.Module):
             w_idx += block.num_conv
         return img.contiguous()
 
-    def _check_features(self, features: dict[int, Tensor], batch: int) -> None:
+    def _check_features(self, features: dict[int, Injection], batch: int) -> None:
         for r, f in features.items():
             if r not in self.channels:
                 raise ValueError(f"feature injected at resolution {r}, but the generator has {self.resolutions}")
             expected = (batch, self.channels[r], r, r)
-            if tuple(f.shape) != expected:
-                raise ValueError(f"feature at resolution {r} must be {expected}, got {tuple(f.shape)}")
+            for name, shape in injection_shapes(f).items():
+                if shape != expected:
+                    raise ValueError(f"{name} at resolution {r} must be {expected}, got {shape}")

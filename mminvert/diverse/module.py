@@ -1,0 +1,183 @@
+"""Training of DiverseInversion as a LightningModule (task=diverse): generated data, two paths per step.
+
+One training step (manual optimisation), all randomness from a private per-rank stream (exact resume, DDP-safe):
+  1. generated data: z_g ~ N(0, I), I_g = G(Ma(z_g)) (frozen G, no gradients), a training mask M per image;
+  2. W^enc = E(I_g ⊙ M, M); path (a) mixes it with Ma(z_g) -> I_g^o, path (b) with Ma(z_r) for a fresh z_r -> I_r^o;
+  3. L = λ_rg·L_rg + λ_rr·L_rr + λ_adv·L_adv (losses.py) -> step of E + mixing network (stage 1) or of the skip
+     encoder S (stage 2);
+  4. the discriminator's step on the composites I_g^f, I_r^f against the real I_g.
+With `data_source: real` the batch's real image and mask replace I_g and M and the step has one path (random z).
+Validation (when real validation data is configured): PSNR / SSIM / hole L1 of one fill per image (z from a
+generator seeded by the batch index) and the mean hole L1 between two fills (`val/diversity_l1`, in [0, 1]
+units like `val/l1_hole`).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from ..data.masks import MaskGenerator
+from ..metrics import InpaintingMetrics
+from ..utils.rng import RNGStream, rank_stream_from_state, rank_streams_state, restore_global_rng
+from .losses import DiverseLoss
+from .model import DiverseInversion
+
+__all__ = ["DiverseModule", "DATA_SOURCES"]
+
+log = logging.getLogger(__name__)
+DATA_SOURCES = ("generated", "real")
+
+
+class DiverseModule(pl.LightningModule):
+    """`model`, `loss` and `mask_generator` are built parts; optimisers and the scheduler are partials."""
+
+    def __init__(self, model: DiverseInversion, loss: DiverseLoss, optimizer: Callable[..., Optimizer],
+                 mask_generator: MaskGenerator | None = None, d_optimizer: Callable[..., Optimizer] | None = None,
+                 scheduler: Callable[..., Any] | None = None, grad_clip: float | None = None,
+                 data_source: str = "generated", val_metrics: Sequence[str] = ("psnr", "ssim", "l1_hole"),
+                 seed: int = 0) -> None:
+        super().__init__()
+        if data_source not in DATA_SOURCES:
+            raise ValueError(f"data_source must be one of {DATA_SOURCES}, got {data_source!r}")
+        if data_source == "generated" and mask_generator is None:
+            raise ValueError("training on generated data needs a mask_generator")
+        self.model, self.loss, self.mask_generator = model, loss, mask_generator
+        self.optimizer_factory, self.d_optimizer_factory, self.scheduler_factory = optimizer, d_optimizer, scheduler
+        self.grad_clip, self.data_source, self.seed = grad_clip, data_source, int(seed)
+        self.val_metric_names = tuple(val_metrics)
+        self.automatic_optimization = False
+        self.rng = RNGStream(self.seed)
+        self._resume_global_rng: dict[str, Any] | None = None
+        self._metrics: InpaintingMetrics | None = None
+        self._diversity: list[Tensor] = []
+        self.val_examples: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------------------------ setup
+    def configure_optimizers(self) -> Any:
+        opts = [self.optimizer_factory(self.model.trainable_parameters())]
+        adv = self.loss.adversarial
+        if adv is not None:
+            if self.d_optimizer_factory is None:
+                raise ValueError("the loss has an adversarial term but no discriminator optimiser is configured")
+            opts.append(self.d_optimizer_factory(adv.discriminator.parameters()))
+        if self.scheduler_factory is None:
+            return opts
+        return opts, [self.scheduler_factory(o) for o in opts]
+
+    def setup(self, stage: str) -> None:
+        # Each rank draws its own data: the stream seed is offset by the rank (replaced on resume, which comes later).
+        self.rng = RNGStream(self.seed * 1000 + self.global_rank)
+
+    def on_train_start(self) -> None:
+        if self._resume_global_rng is not None:  # before the resumed run's data loader is created
+            restore_global_rng(self._resume_global_rng)
+            self._resume_global_rng = None
+
+    # ------------------------------------------------------------------------------- generated data
+    @torch.no_grad()
+    def generate(self, batch_size: int) -> dict[str, Tensor]:
+        """z_g (B, z_dim), I_g = G(Ma(z_g)) (B, 3, R, R) and training masks M (B, 1, R, R), from the global RNG
+        (the private stream inside a training step)."""
+        g = self.model.generator
+        z_g = torch.randn(batch_size, g.z_dim, device=self.device)
+        image = g.synthesis(self.model.map_z(z_g), noise_mode=self.model.train_noise_mode)  # [paper:diverse-I_g] G(Ma(z_g))
+        rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
+        R = g.resolution
+        mask = np.stack([self.mask_generator(rng, R, R) for _ in range(batch_size)])[:, None]
+        return {"z": z_g, "image": image, "mask": torch.from_numpy(mask).to(self.device, torch.float32)}
+
+    def two_paths(self, image: Tensor, mask: Tensor, z_g: Tensor, z_r: Tensor) -> tuple[dict, dict]:
+        """Path (a): W^enc mixed with Ma(z_g); path (b): with Ma(z_r). W^enc is computed once."""
+        m = self.model
+        with torch.set_grad_enabled(torch.is_grad_enabled() and m.stage == 1):
+            w_enc = m.encode(image, mask)
+        out_a = m.decode(image, mask, w_enc, m.map_z(z_g))  # [paper:diverse-path-a] I_g^o
+        out_b = m.decode(image, mask, w_enc, m.map_z(z_r))  # [paper:diverse-path-b] I_r^o
+        return out_a, out_b
+
+    # -------------------------------------------------------------------------------- training
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        opts = self.optimizers()
+        opt_e, opt_d = (opts[0], opts[1]) if isinstance(opts, list) else (opts, None)
+        with self.rng.active(self.device):
+            if self.data_source == "generated":
+                data = self.generate(int(batch["index"].shape[0]))
+                real, mask = data["image"], data["mask"]
+                z_r = torch.randn_like(data["z"])
+                out_a, out_b = self.two_paths(real, mask, data["z"], z_r)
+                losses = self.loss(out_a, out_b, real, mask)
+                fakes = [out_a["composite"], out_b["composite"]]
+            else:
+                real, mask = batch["image"], batch["mask"]
+                out = self.model({"image": real, "mask": mask}, z=torch.randn(real.shape[0], self.model.generator.z_dim,
+                                                                              device=self.device))
+                losses = self.loss.real_data(out, real)
+                fakes = [out["composite"]]
+            opt_e.zero_grad(set_to_none=True)
+            self.manual_backward(losses["total"])
+            if self.grad_clip:
+                self.clip_gradients(opt_e, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm")
+            opt_e.step()  # the counted step: global_step += 1
+            logs = {f"train/loss_{k}": v.detach() for k, v in losses.items()}
+            adv = self.loss.adversarial
+            if adv is not None and opt_d is not None:
+                d_losses = adv.discriminator_loss(real, fakes, self.global_step)
+                opt_d.optimizer.zero_grad(set_to_none=True)
+                self.manual_backward(sum(d_losses.values()))
+                opt_d.optimizer.step()
+                logs.update({f"train/loss_{k}": v.detach() for k, v in d_losses.items()})
+        for sched in self._schedulers():
+            sched.step()
+        b = real.shape[0]
+        self.log_dict(logs, on_step=True, on_epoch=False, batch_size=b, prog_bar=False)
+        self.log("train/loss", losses["total"].detach(), on_step=True, prog_bar=True, batch_size=b)
+
+    def _schedulers(self) -> list[Any]:
+        s = self.lr_schedulers()
+        return [] if s is None else s if isinstance(s, list) else [s]
+
+    # ------------------------------------------------------------------------------ validation
+    def on_validation_epoch_start(self) -> None:
+        if self._metrics is None:
+            self._metrics = InpaintingMetrics(self.val_metric_names)
+        self._metrics.reset()
+        self._diversity = []
+        self.val_examples = None
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        fills = self.model.sample(batch, num_samples=2, seed=batch_idx)
+        self._metrics.update(fills["composite"][:, 0].float(), batch["image"], batch["mask"])
+        hole = 1 - batch["mask"]
+        diff = (fills["composite"][:, 0] - fills["composite"][:, 1]).abs().mean(1, keepdim=True) / 2  # [0, 1] units
+        self._diversity.append(((diff * hole).sum((1, 2, 3)) / hole.sum((1, 2, 3)).clamp(min=1)).cpu())
+        if batch_idx == 0:
+            self.val_examples = {"batch": {k: v.detach().cpu() for k, v in batch.items() if torch.is_tensor(v)},
+                                 "fills": fills["composite"].detach().cpu()}
+
+    def on_validation_epoch_end(self) -> None:
+        if self._metrics is None or self._metrics.count == 0:
+            return
+        values = {f"val/{k}": float(v) for k, v in self._metrics.compute().items()}
+        values["val/diversity_l1"] = float(torch.cat(self._diversity).mean())
+        self.log_dict(values, sync_dist=True, prog_bar=True)
+
+    # ---------------------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["mminvert_architecture"] = self.model.architecture()
+        checkpoint["diverse_rng"] = rank_streams_state(self.rng, self.trainer.world_size)  # every rank's stream
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("diverse_rng")
+        if state is None:
+            log.warning("checkpoint has no RNG state: the resumed run will not repeat the original exactly")
+            return
+        rank = self.global_rank if self._trainer is not None else 0
+        self.rng = rank_stream_from_state(state, rank, self.seed)
+        self._resume_global_rng = state["global"]
