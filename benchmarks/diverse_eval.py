@@ -7,9 +7,9 @@
 Per hole-ratio bucket (the fixed evaluation mask sets, seed 2025, as evaluate.py) and method: FID, P-IDS, U-IDS,
 PSNR, SSIM and hole L1 of the composite of the first fill (z from torch.Generator(seed)); for the diverse models
 `div_l1`, the mean absolute difference between two fills inside the hole (in [0, 1] units like the hole L1,
-averaged over the hole pixels and over all pairs of the K fills). The paper's diversity is LPIPS between fills; LPIPS weights are not available offline,
-so this script reports the L1 figure and labels it so. FID on a few hundred images is biased upward: compare
-rows of one run only. Prints the machine (CPU model, GEMM rate).
+averaged over the hole pixels and over all pairs of the K fills). The paper's diversity is LPIPS between fills;
+LPIPS weights are not available offline, so this script reports the L1 figure and labels it so. FID on a few
+hundred images is biased upward: compare rows of one run only. Prints the machine (CPU model, GEMM rate).
 """
 from __future__ import annotations
 

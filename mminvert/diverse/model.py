@@ -13,7 +13,7 @@ in eval mode, in the state dict so a checkpoint is self-contained).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Union
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -28,7 +28,7 @@ from .skip_encoder import SkipEncoder
 __all__ = ["DiverseInversion", "WsEdit"]
 
 # An edit of W^out before synthesis: a function ws -> ws, or an offset added to ws (broadcast to (B, num_ws, w_dim)).
-WsEdit = Union[Callable[[Tensor], Tensor], Tensor]
+WsEdit = Callable[[Tensor], Tensor] | Tensor
 STAGES = (1, 2)
 
 

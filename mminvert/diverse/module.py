@@ -25,7 +25,8 @@ from torch.optim import Optimizer
 
 from ..data.masks import MaskGenerator
 from ..metrics import InpaintingMetrics
-from ..utils.rng import RNGStream, rank_stream_from_state, rank_streams_state, restore_global_rng
+from ..training.optimizers import encoder_and_discriminator_optimizers
+from ..utils.rng import RNGStream, rank_streams_state, restore_global_rng, resume_rank_stream
 from .losses import DiverseLoss
 from .model import DiverseInversion
 
@@ -61,15 +62,9 @@ class DiverseModule(pl.LightningModule):
 
     # ------------------------------------------------------------------------------------ setup
     def configure_optimizers(self) -> Any:
-        opts = [self.optimizer_factory(self.model.trainable_parameters())]
-        adv = self.loss.adversarial
-        if adv is not None:
-            if self.d_optimizer_factory is None:
-                raise ValueError("the loss has an adversarial term but no discriminator optimiser is configured")
-            opts.append(self.d_optimizer_factory(adv.discriminator.parameters()))
-        if self.scheduler_factory is None:
-            return opts
-        return opts, [self.scheduler_factory(o) for o in opts]
+        return encoder_and_discriminator_optimizers(self.model.trainable_parameters(), self.loss.adversarial,
+                                                    self.optimizer_factory, self.d_optimizer_factory,
+                                                    self.scheduler_factory)
 
     def setup(self, stage: str) -> None:
         # Each rank draws its own data: the stream seed is offset by the rank (replaced on resume, which comes later).
@@ -174,10 +169,7 @@ class DiverseModule(pl.LightningModule):
         checkpoint["diverse_rng"] = rank_streams_state(self.rng, self.trainer.world_size)  # every rank's stream
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint.get("diverse_rng")
-        if state is None:
-            log.warning("checkpoint has no RNG state: the resumed run will not repeat the original exactly")
-            return
         rank = self.global_rank if self._trainer is not None else 0
-        self.rng = rank_stream_from_state(state, rank, self.seed)
-        self._resume_global_rng = state["global"]
+        resumed = resume_rank_stream(checkpoint, "diverse_rng", rank, self.seed)
+        if resumed is not None:
+            self.rng, self._resume_global_rng = resumed

@@ -8,7 +8,6 @@ the block's convolutions and before its to-RGB layer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 import torch
 from torch import Tensor
@@ -24,7 +23,7 @@ class FeatureModulation:
     mult: Tensor | None = None
 
 
-Injection = Union[Tensor, FeatureModulation]
+Injection = Tensor | FeatureModulation
 
 
 def inject(x: Tensor, feature: Injection) -> Tensor:

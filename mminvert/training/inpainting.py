@@ -24,6 +24,7 @@ from ..inversion import MMInvertFill
 from ..losses import InpaintingLoss
 from ..metrics import InpaintingMetrics
 from ..utils.rng import capture_global_rng, restore_global_rng
+from .optimizers import encoder_and_discriminator_optimizers
 
 __all__ = ["InpaintingModule"]
 
@@ -61,15 +62,9 @@ class InpaintingModule(pl.LightningModule):
 
     # ------------------------------------------------------------------------------------ setup
     def configure_optimizers(self) -> Any:
-        opts = [self.optimizer_factory(self.model.trainable_parameters())]
-        adv = self.loss.adversarial
-        if adv is not None:
-            if self.d_optimizer_factory is None:
-                raise ValueError("the loss has an adversarial term but no discriminator optimiser is configured")
-            opts.append(self.d_optimizer_factory(adv.discriminator.parameters()))
-        if self.scheduler_factory is None:
-            return opts
-        return opts, [self.scheduler_factory(o) for o in opts]
+        return encoder_and_discriminator_optimizers(self.model.trainable_parameters(), self.loss.adversarial,
+                                                    self.optimizer_factory, self.d_optimizer_factory,
+                                                    self.scheduler_factory)
 
     def on_train_start(self) -> None:
         if self._resume_global_rng is not None:  # before the resumed run's data loader is created

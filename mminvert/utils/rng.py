@@ -9,6 +9,7 @@ resumed run is created.
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["RNGStream", "capture_global_rng", "restore_global_rng", "rank_streams_state", "rank_stream_from_state"]
+__all__ = ["RNGStream", "capture_global_rng", "restore_global_rng", "rank_streams_state", "rank_stream_from_state",
+           "resume_rank_stream"]
+
+log = logging.getLogger(__name__)
 
 
 class RNGStream:
@@ -89,3 +93,13 @@ def rank_stream_from_state(state: dict[str, Any], rank: int, seed: int) -> RNGSt
     if rank < len(state["streams"]):
         stream.load_state_dict(state["streams"][rank])
     return stream
+
+
+def resume_rank_stream(checkpoint: dict[str, Any], key: str, rank: int, seed: int) -> tuple[RNGStream, dict] | None:
+    """(this rank's stream, the global RNG state to restore at train start) from `checkpoint[key]` written by
+    `rank_streams_state`; None, with a WARNING, for a checkpoint that has no RNG state."""
+    state = checkpoint.get(key)
+    if state is None:
+        log.warning("checkpoint has no RNG state: the resumed run will not repeat the original exactly")
+        return None
+    return rank_stream_from_state(state, rank, seed), state["global"]

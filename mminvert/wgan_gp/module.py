@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from ..utils.rng import RNGStream, rank_stream_from_state, rank_streams_state, restore_global_rng
+from ..utils.rng import RNGStream, rank_streams_state, restore_global_rng, resume_rank_stream
 from .losses import critic_loss, generator_loss, gradient_penalty
 from .networks import DCGANCritic, DCGANGenerator
 
@@ -103,10 +103,7 @@ class WGANGPModule(pl.LightningModule):
         checkpoint["wgan_gp_rng"] = rank_streams_state(self.rng, self.trainer.world_size)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint.get("wgan_gp_rng")
-        if state is None:
-            log.warning("checkpoint has no RNG state: the resumed run will not repeat the original exactly")
-            return
         rank = self.global_rank if self._trainer is not None else 0
-        self.rng = rank_stream_from_state(state, rank, self.seed)
-        self._resume_global_rng = state["global"]
+        resumed = resume_rank_stream(checkpoint, "wgan_gp_rng", rank, self.seed)
+        if resumed is not None:
+            self.rng, self._resume_global_rng = resumed
