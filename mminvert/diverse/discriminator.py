@@ -1,8 +1,8 @@
 """The StyleGAN2 discriminator D of the diverse-inpainting method, trained jointly with the encoder side.
 
 The paper starts D from the pretrained StyleGAN2's discriminator. `path`: a StyleGAN2 file that holds one
-(rosinality 'd', NVlabs 'D', mminvert's format; or a registered bundled name). Without it D starts random and a
-warning says so: the bundled scenes64 generator file ships no discriminator yet.
+(rosinality 'd', NVlabs 'D', mminvert's format; or a bundled name such as `scenes64`, the discriminator of the
+bundled generator). Without it D starts random and a warning says so.
 """
 from __future__ import annotations
 
