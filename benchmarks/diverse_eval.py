@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader
 
 from mminvert.data import EvalMaskSet, InpaintingDataset
 from mminvert.diverse import load_diverse
+from mminvert.evaluation.evaluate import FirstItems
 from mminvert.evaluation.methods import ModelMethod, TeleaMethod
 from mminvert.inference.bundle import load_bundle
 from mminvert.metrics import InpaintingMetrics
@@ -35,20 +36,6 @@ from mminvert.utils.machine import cpu_model, gemm_gflops
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 METRICS = ("fid", "p_ids", "u_ids", "psnr", "ssim", "l1_hole")
-
-
-class Head:
-    """The first `n` items of a source."""
-
-    def __init__(self, source, n: int) -> None:
-        self.source, self.n = source, min(n, len(source))
-        self.class_names = getattr(source, "class_names", ())
-
-    def __len__(self) -> int:
-        return self.n
-
-    def load(self, i: int):
-        return self.source.load(i)
 
 
 class DiverseRow:
@@ -97,7 +84,7 @@ def main() -> None:
     with initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose("evaluate", overrides=["ckpt=none", f"paths.data_dir={args.data_dir}"])
     dm = instantiate(cfg.data)
-    source = Head(dm.source_factory(split="test", resolution=R), args.num_images)
+    source = FirstItems(dm.source_factory(split="test", resolution=R), args.num_images)
     inception = InceptionFeatures()
     results: dict = {"machine": {"cpu": cpu_model(), "threads": torch.get_num_threads()}, "num_images": len(source),
                      "samples": args.samples, "seed": args.seed, "results": {}}

@@ -40,12 +40,12 @@ from .real_features import RealFeatureCache, RealFeatures
 from .report import write_results
 from .row_record import write_row_record
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "FirstItems"]
 
 log = logging.getLogger(__name__)
 
 
-class _Head:
+class FirstItems:
     """The first `n` items of a source."""
 
     def __init__(self, source: Any, n: int) -> None:
@@ -167,7 +167,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     dm = instantiate(cfg.data)
     dm.resolution = R
     test_split = dm.source_factory(split="test", resolution=R)
-    source = _Head(test_split, int(cfg.num_images))
+    source = FirstItems(test_split, int(cfg.num_images))
     n = len(source)
     if n < int(cfg.num_images):
         log.warning("num_images=%d but the test split has only %d images: evaluating %d images per bucket",
