@@ -14,7 +14,6 @@ hundred images is biased upward: compare rows of one run only. Prints the machin
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import logging
 import time
@@ -31,6 +30,7 @@ from mminvert.evaluation.evaluate import FirstItems
 from mminvert.evaluation.methods import ModelMethod, TeleaMethod
 from mminvert.inference.bundle import load_bundle
 from mminvert.metrics import InpaintingMetrics
+from mminvert.metrics.diversity import hole_l1_diversity
 from mminvert.metrics.inception import InceptionFeatures
 from mminvert.utils.machine import cpu_model, gemm_gflops
 
@@ -48,15 +48,6 @@ class DiverseRow:
         fills = self.model.sample({"image": batch["image"], "mask": batch["mask"]}, self.samples,
                                   seed=self.seed * 100003 + batch_idx)
         return {"composite": fills["composite"][:, 0], "fills": fills["composite"]}
-
-
-def hole_diversity(fills: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per image: mean over pairs of fills of the mean |difference| over the hole pixels. fills (B,K,3,H,W)."""
-    hole = 1 - mask
-    area = hole.sum((1, 2, 3)).clamp(min=1) * 3
-    pairs = [(fills[:, i] - fills[:, j]).abs().div(2).mul(hole).sum((1, 2, 3)) / area  # [0, 1] units, as l1_hole
-             for i, j in itertools.combinations(range(fills.shape[1]), 2)]
-    return torch.stack(pairs).mean(0)
 
 
 def main() -> None:
@@ -105,7 +96,7 @@ def main() -> None:
                 suites[r.name].update(out["composite"].float(), batch["image"], batch["mask"],
                                       target_features=real_cache[i], pred_features=inception(out["composite"].float()))
                 if r.name in div:
-                    div[r.name].append(hole_diversity(out["fills"], batch["mask"]))
+                    div[r.name].append(hole_l1_diversity(out["fills"], batch["mask"]))
         for name, suite in suites.items():
             res = suite.compute()
             if name in div:

@@ -15,7 +15,7 @@ from mminvert.evaluation import evaluate
 from mminvert.evaluation.diversity_column import DiversityColumn
 from mminvert.evaluation.methods import ModelMethod, TeleaMethod
 from mminvert.inference import save_bundle
-from mminvert.metrics import OFFLINE_FALLBACK, diversity_distance, diversity_lpips, pairwise_diversity
+from mminvert.metrics import OFFLINE_FALLBACK, diversity_distance, diversity_lpips, hole_l1_diversity, pairwise_diversity
 from tests.fake_sampler import tiny_fake_sampler
 from tests.test_inversion import _tiny_model
 
@@ -140,3 +140,14 @@ def test_evaluate_mminvertfill_has_no_diversity_and_says_why(tmp_path, offline):
     assert res["diversity"]["distance"] is None  # no distance network was built for nothing
     assert "| mminvert |" in (tmp_path / "a" / "table.md").read_text()
     assert "n/a" in (tmp_path / "a" / "table.md").read_text()
+
+
+def test_hole_l1_diversity_is_the_mean_hole_difference_in_unit_range():
+    a = torch.zeros(1, 3, 4, 4)
+    fills = torch.stack([a, a + 0.2, a - 0.2], dim=1)  # pairwise |differences| 0.2, 0.2, 0.4 in [-1, 1]
+    mask = torch.ones(1, 1, 4, 4)
+    mask[..., :2, :] = 0  # the hole: top half
+    for k in range(3):
+        fills[:, k, :, 2:] = k - 1.0  # the known rows differ between fills: they must not count
+    expected = (0.1 + 0.1 + 0.2) / 3  # halved: [0, 1] units
+    assert torch.allclose(hole_l1_diversity(fills, mask).float(), torch.tensor([expected]), atol=1e-6)

@@ -25,7 +25,8 @@ from torch.optim import Optimizer
 
 from ..data.masks import MaskGenerator
 from ..metrics import InpaintingMetrics
-from ..training.optimizers import encoder_and_discriminator_optimizers
+from ..metrics.diversity import hole_l1_diversity
+from ..training.optimizers import encoder_and_discriminator_optimizers, step_schedulers
 from ..utils.rng import RNGStream, rank_streams_state, restore_global_rng, resume_rank_stream
 from .losses import DiverseLoss
 from .model import DiverseInversion
@@ -128,15 +129,10 @@ class DiverseModule(pl.LightningModule):
                 self.manual_backward(sum(d_losses.values()))
                 opt_d.optimizer.step()
                 logs.update({f"train/loss_{k}": v.detach() for k, v in d_losses.items()})
-        for sched in self._schedulers():
-            sched.step()
+        step_schedulers(self)
         b = real.shape[0]
         self.log_dict(logs, on_step=True, on_epoch=False, batch_size=b, prog_bar=False)
         self.log("train/loss", losses["total"].detach(), on_step=True, prog_bar=True, batch_size=b)
-
-    def _schedulers(self) -> list[Any]:
-        s = self.lr_schedulers()
-        return [] if s is None else s if isinstance(s, list) else [s]
 
     # ------------------------------------------------------------------------------ validation
     def on_validation_epoch_start(self) -> None:
@@ -149,9 +145,7 @@ class DiverseModule(pl.LightningModule):
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         fills = self.model.sample(batch, num_samples=2, seed=batch_idx)
         self._metrics.update(fills["composite"][:, 0].float(), batch["image"], batch["mask"])
-        hole = 1 - batch["mask"]
-        diff = (fills["composite"][:, 0] - fills["composite"][:, 1]).abs().mean(1, keepdim=True) / 2  # [0, 1] units
-        self._diversity.append(((diff * hole).sum((1, 2, 3)) / hole.sum((1, 2, 3)).clamp(min=1)).cpu())
+        self._diversity.append(hole_l1_diversity(fills["composite"].float(), batch["mask"]).float().cpu())
         if batch_idx == 0:
             self.val_examples = {"batch": {k: v.detach().cpu() for k, v in batch.items() if torch.is_tensor(v)},
                                  "fills": fills["composite"].detach().cpu()}

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["pairwise_diversity", "diversity_lpips", "diversity_distance", "OFFLINE_FALLBACK"]
+__all__ = ["pairwise_diversity", "hole_l1_diversity", "diversity_lpips", "diversity_distance", "OFFLINE_FALLBACK"]
 
 Distance = Callable[[Tensor, Tensor], Tensor]  # (B, 3, H, W), (B, 3, H, W) -> (B,)
 OFFLINE_FALLBACK = "offline fallback: LPIPS-alex with a random backbone"
@@ -27,6 +27,15 @@ def pairwise_diversity(fills: Tensor, distance: Distance) -> Tensor:
     pairs = [(i, j) for i in range(K) for j in range(i + 1, K)]
     d = torch.stack([distance(fills[:, i], fills[:, j]).reshape(-1).double() for i, j in pairs], dim=1)
     return d.mean(dim=1)
+
+
+def hole_l1_diversity(fills: Tensor, mask: Tensor) -> Tensor:
+    """fills (B, K, 3, H, W) in [-1, 1], mask (B, 1, H, W) 1 = known -> (B,): over the pairs of fills, the mean
+    |ŷ_i − ŷ_j| over the hole pixels, in [0, 1] units like the hole L1 (a pixel-space diversity that needs no
+    perceptual network)."""
+    hole = 1 - mask
+    area = hole.sum((1, 2, 3)).clamp(min=1) * fills.shape[2]
+    return pairwise_diversity(fills, lambda a, b: ((a - b).abs() / 2 * hole).sum((1, 2, 3)) / area)
 
 
 def diversity_lpips(samples: Sequence[Tensor], lpips: Distance) -> float:

@@ -24,7 +24,7 @@ from ..inversion import MMInvertFill
 from ..losses import InpaintingLoss
 from ..metrics import InpaintingMetrics
 from ..utils.rng import capture_global_rng, restore_global_rng
-from .optimizers import encoder_and_discriminator_optimizers
+from .optimizers import encoder_and_discriminator_optimizers, step_schedulers
 
 __all__ = ["InpaintingModule"]
 
@@ -99,14 +99,9 @@ class InpaintingModule(pl.LightningModule):
             self.manual_backward(sum(d_losses.values()))
             opt_d.optimizer.step()
             logs.update({f"train/loss_{k}": v.detach() for k, v in d_losses.items()})
-        for sched in self._schedulers():
-            sched.step()
+        step_schedulers(self)
         self.log_dict(logs, on_step=True, on_epoch=False, batch_size=b, prog_bar=False)
         self.log("train/loss", losses["total"].detach(), on_step=True, prog_bar=True, batch_size=b)
-
-    def _schedulers(self) -> list[Any]:
-        s = self.lr_schedulers()
-        return [] if s is None else s if isinstance(s, list) else [s]
 
     # ------------------------------------------------------------------------------ validation
     def on_validation_epoch_start(self) -> None:

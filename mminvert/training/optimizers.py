@@ -4,10 +4,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import pytorch_lightning as pl
 from torch import nn
 from torch.optim import Optimizer
 
-__all__ = ["encoder_and_discriminator_optimizers"]
+__all__ = ["encoder_and_discriminator_optimizers", "step_schedulers"]
 
 
 def encoder_and_discriminator_optimizers(params: Iterable[nn.Parameter], adversarial: Any,
@@ -24,3 +25,10 @@ def encoder_and_discriminator_optimizers(params: Iterable[nn.Parameter], adversa
     if scheduler is None:
         return opts
     return opts, [scheduler(o) for o in opts]
+
+
+def step_schedulers(module: pl.LightningModule) -> None:
+    """Step every learning-rate scheduler of a manually optimised module once (call once per training step)."""
+    s = module.lr_schedulers()
+    for sched in [] if s is None else s if isinstance(s, list) else [s]:
+        sched.step()
