@@ -7,13 +7,17 @@ numbers. The real images are the same in every bucket: their Inception features 
 cached on disk (`feature_cache`, see real_features.py); each batch's composites of all methods go through
 Inception in one forward.
 
-The model row is evaluated on its `output` (composite | raw | poisson, see ModelMethod) and always reports
+The model rows come first, one per entry of `guidance` (data/guidance.py): `none` is standard inpainting (image and
+mask only: what a user with a photo has, the default and the headline row), `known` / `gt` are extra rows named
+`<method>[known]` / `<method>[gt]`. results.json's `given` records, for every row, what the method was given.
+The model rows are evaluated on their `output` (composite | raw | poisson, see ModelMethod) and always report
 `gap`: mean |ŷ_raw − x| over the known pixels, before compositing (baseline rows leave it empty).
 
 `diversity` (in `metrics`): for methods that can sample, the mean pairwise perceptual distance between
 `diversity.num_samples` fills per input (DiversityColumn); the others get n/a with the reason in results.json.
 Buckets may be any `lo-hi` with 0 <= lo < hi <= 1; `mask_ratio` says how hole ratios spread inside a bucket
-(auto: uniformly for buckets wider than 0.2 such as 0-0.4 / 0.4-1 / 0-1, see BucketMasks).
+(`spread`, the default: close to uniform over the bucket; see BucketMasks), and results.json gives the min /
+median / max hole ratio of each bucket's masks.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from ..data import EvalMaskSet, InpaintingDataset, bucket_ratio
+from ..data.guidance import GUIDANCE_GIVEN
 from ..inference.bundle import load_bundle
 from ..io import resolve_checkpoint
 from ..metrics import InpaintingMetrics, known_gap
@@ -148,8 +153,24 @@ def _diversity_column(cfg: DictConfig, methods: list[Any], lpips: Any) -> Divers
 
 
 def _ratio_note(buckets: Any, mode: str) -> str:
-    uniform = [str(b) for b in buckets if bucket_ratio(b, mode) == "uniform"]
-    return f", hole ratios uniform within {', '.join(uniform)}" if uniform else ""
+    modes = sorted({bucket_ratio(b, mode) for b in buckets})
+    return f", ratio={'/'.join(modes)}"
+
+
+def _model_rows(cfg: DictConfig, model: torch.nn.Module, device: torch.device, edges: dict) -> list[ModelMethod]:
+    """One row per entry of `guidance`: `none` named `method_name`, the others `method_name[<guidance>]`."""
+    name = cfg.get("method_name") or "mminvert"
+    guidances = list(cfg.get("guidance") or ["none"])
+    if len(set(guidances)) != len(guidances):
+        raise ValueError(f"guidance={guidances}: each setting once")
+    return [ModelMethod(model, name if g == "none" else f"{name}[{g}]", device, output=cfg.get("output", "composite"),
+                        guidance=g, edges=edges) for g in guidances]
+
+
+def _hole_ratio_summary(masks: EvalMaskSet, n: int) -> dict[str, float]:
+    """min / median / max hole ratio of the first n masks of a set (from its manifest)."""
+    r = np.asarray(masks.hole_ratios()[:n], dtype=np.float64)
+    return {"min": round(float(r.min()), 4), "median": round(float(np.median(r)), 4), "max": round(float(r.max()), 4)}
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -158,14 +179,15 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     ckpt = resolve_checkpoint(cfg.ckpt)
     model = load_bundle(ckpt, map_location="cpu")
     R = model.generator.resolution
-    model_row = ModelMethod(model, cfg.get("method_name") or "mminvert", device, output=cfg.get("output", "composite"))
-    methods: list[Any] = [model_row]
     unknown = [b for b in cfg.baselines if b not in BASELINES]
     if unknown:
         raise ValueError(f"unknown baselines {unknown}; available: {list(BASELINES)}")
 
     dm = instantiate(cfg.data)
     dm.resolution = R
+    model_rows = _model_rows(cfg, model, device, dm.edges)
+    model_row = model_rows[0]
+    methods: list[Any] = list(model_rows)
     test_split = dm.source_factory(split="test", resolution=R)
     source = FirstItems(test_split, int(cfg.num_images))
     n = len(source)
@@ -185,10 +207,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
              [m.name for m in methods], metrics)
     ecs: dict[str, Any] = {}
     ecs_cfg = cfg.get("ecs") or {}
-    mask_ratio = str(cfg.get("mask_ratio", "auto"))
+    mask_ratio = str(cfg.get("mask_ratio", "spread"))
+    hole_ratios: dict[str, dict[str, float]] = {}
     for bucket in cfg.buckets:
         masks = EvalMaskSet(Path(cfg.paths.data_dir) / "eval_masks", R, bucket, count=n, seed=int(cfg.mask_seed),
                             ratio=bucket_ratio(bucket, mask_ratio)).ensure()
+        hole_ratios[str(bucket)] = _hole_ratio_summary(masks, n)
+        log.info("bucket %s: hole ratios min %.3f / median %.3f / max %.3f (%s masks)", bucket,
+                 *hole_ratios[str(bucket)].values(), masks.ratio)
         ds = InpaintingDataset(source, R, eval_masks=masks, train=False, edges=dm.edges, seed=int(cfg.seed) + 2)
         loader = DataLoader(ds, batch_size=int(cfg.batch_size), shuffle=False, num_workers=int(cfg.num_workers))
         suites = {m.name: InpaintingMetrics(metrics, num_classes=dm.num_classes, inception=inception, lpips=lpips)
@@ -196,7 +222,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         if diversity is not None:
             diversity.reset()
         examples: list[list[np.ndarray]] = []
-        gap_sum = 0.0  # Σ over images of the model row's raw-output gap on the known pixels
+        gap_sum = dict.fromkeys((m.name for m in model_rows), 0.0)  # Σ over images of each model row's raw gap
         progress = Progress(f"bucket {bucket}", n, interval=float(cfg.get("progress_interval", 30)))
         start = 0
         for batch in loader:
@@ -218,7 +244,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                         inception, real, start, batch["image"], [outs[m.name]["composite"] for m in methods],
                         int(cfg.get("inception_batch_size", 64)))
             with progress.stage("metrics"):
-                gap_sum += float(known_gap(outs[model_row.name]["raw"], batch["image"], batch["mask"]).double().sum())
+                for m in model_rows:
+                    gap_sum[m.name] += float(known_gap(outs[m.name]["raw"], batch["image"], batch["mask"]).double().sum())
                 for m, feats in zip(methods, fake_feats):
                     o = outs[m.name]
                     suites[m.name].update(o["composite"], batch["image"], batch["mask"], o["seg"], batch.get("seg"),
@@ -241,7 +268,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         with progress.stage("metrics"):
             for name, suite in suites.items():
                 results[name][bucket] = suite.compute()
-            results[model_row.name][bucket]["gap"] = gap_sum / max(start, 1)
+            for name, total in gap_sum.items():
+                results[name][bucket]["gap"] = total / max(start, 1)
             if diversity is not None:
                 for name, value in diversity.compute().items():
                     results[name][bucket]["diversity"] = value
@@ -258,7 +286,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                "num_images": n, "buckets": list(cfg.buckets),
                "metrics": [*metrics, *(["diversity"] if diversity is not None else []), "gap"],
                "model_method": model_row.name, "output": model_row.output, "seed": cfg.get("seed"),
+               "given": {m.name: GUIDANCE_GIVEN[m.guidance] if isinstance(m, ModelMethod) else GUIDANCE_GIVEN["none"]
+                         for m in methods},
+               "guidance": {m.name: m.guidance for m in model_rows},
                "masks": f"EvalMaskSet(seed={cfg.mask_seed}, count={n}{_ratio_note(cfg.buckets, mask_ratio)})",
+               "hole_ratios": hole_ratios,
                "skipped": skipped, "metrics_info": info, "results": results, **({"ecs": ecs} if ecs else {}),
                **({"diversity": diversity.info()} if diversity is not None else {}),
                **({"notes": notes} if (notes := {m.name: m.note for m in methods if getattr(m, "note", None)}) else {})}

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from ..baselines.poisson import poisson_blend
+from ..data.guidance import check_guidance, guided_batch
 from ..inference.model_classes import supports_sampling
 
 __all__ = ["ModelMethod", "TeleaMethod", "GeneratorBaseline", "OUTPUTS"]
@@ -25,19 +26,26 @@ class ModelMethod:
 
     `output` picks the evaluated image: `composite` x ⊙ M + ŷ ⊙ (1 − M) (the default, DESIGN §2), `raw` ŷ itself
     (pSp "w/o Comp."), or `poisson` ŷ Poisson-blended into the known pixels (pSp "w/ Blending").
+    `guidance` says what the model is given besides image and mask (data/guidance.py): `none` (the default,
+    standard inpainting), `known` or `gt`; the batch's own labels and edges reach the model only through it.
     Models that draw several fills (`supports_sampling`) also give `sample(batch, K, seed)`; for the others
     `no_sampling_reason` says why there is no diversity to measure."""
 
     def __init__(self, model: torch.nn.Module, name: str = "model", device: str | torch.device = "cpu",
-                 output: str = "composite") -> None:
+                 output: str = "composite", guidance: str = "none", edges: dict[str, float] | None = None) -> None:
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
         self.model, self.name, self.device = model.eval().to(device), name, torch.device(device)
-        self.output = output
+        self.output, self.guidance, self.edges = output, check_guidance(guidance), dict(edges or {})
+
+    def model_input(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """The batch the model receives: `guided_batch(batch, guidance)` on the method's device."""
+        b = guided_batch(batch, self.guidance, self.edges)
+        return {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in b.items()}
 
     @torch.no_grad()
     def __call__(self, batch: dict[str, Tensor]) -> dict[str, Any]:
-        b = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        b = self.model_input(batch)
         out = self.model(b)
         seg = out["seg"][-1] if out.get("seg") and out["seg"][-1] is not None else None
         raw = out["image"].float()
@@ -55,7 +63,7 @@ class ModelMethod:
         """(B, K, 3, H, W) evaluated images (the row's `output`) of K fills per input, deterministic for `seed`."""
         if self.no_sampling_reason:
             raise ValueError(self.no_sampling_reason)
-        b = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        b = self.model_input(batch)
         out = self.model.sample(b, num_samples=int(num_samples), seed=int(seed))
         raw, comp = out["image"].float(), out["composite"].float()
         B, K = raw.shape[:2]

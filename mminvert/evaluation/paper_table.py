@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 from omegaconf import OmegaConf
 
+from ..data.guidance import GUIDANCE_GIVEN
 from .report import METRIC_LABELS, _bucket_label
 from .row_record import read_row_record
 
@@ -38,6 +39,7 @@ __all__ = ["PaperRow", "PaperTable", "TABLES", "PUBLISHED", "TABLE_METRICS", "Sw
 
 TABLE_METRICS = ("fid", "p_ids", "u_ids", "lpips", "ssim", "psnr", "l1_hole", "gap")
 FORMAT = "mminvert.paper_table"
+LEGACY_GIVEN = "image, mask, and the labels and edges of the known region (evaluated before the standard protocol)"
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class Sweep:
     buckets: list[str]
     num_images: int | None
     jobs: dict[str, list[tuple[Any, dict[str, dict[str, float]], Path]]] = field(default_factory=dict)
+    given: dict[str, str] = field(default_factory=dict)  # row id -> what its model row was given (results.json)
 
 
 def _intended(folder: Path) -> tuple[str | None, str | None]:
@@ -138,10 +141,19 @@ def _read_job(folder: Path) -> _Job:
     return job
 
 
-def _model_results(payload: dict[str, Any]) -> dict[str, dict[str, float]]:
+def _model_name(payload: dict[str, Any]) -> str | None:
     results = payload.get("results", {})
-    name = payload.get("model_method") or ("mminvert" if "mminvert" in results else next(iter(results), None))
-    return results.get(name, {})
+    return payload.get("model_method") or ("mminvert" if "mminvert" in results else next(iter(results), None))
+
+
+def _model_results(payload: dict[str, Any]) -> dict[str, dict[str, float]]:
+    return payload.get("results", {}).get(_model_name(payload), {})
+
+
+def _model_given(payload: dict[str, Any]) -> str:
+    """What the model row was given; results.json written before `given` existed used the labels and edges of
+    the known region."""
+    return payload.get("given", {}).get(_model_name(payload)) or LEGACY_GIVEN
 
 
 def collect_sweep(sweep_dir: str | os.PathLike) -> Sweep:
@@ -188,6 +200,7 @@ def collect_sweep(sweep_dir: str | os.PathLike) -> Sweep:
     sweep = Sweep(table, list(buckets), num_images)
     for j in sorted(done, key=lambda j: str(j.seed)):
         sweep.jobs.setdefault(str(j.row), []).append((j.seed, _model_results(j.payload), j.folder))  # type: ignore[arg-type]
+        sweep.given.setdefault(str(j.row), _model_given(j.payload))  # type: ignore[arg-type]
     return sweep
 
 
@@ -255,6 +268,13 @@ def _markdown(sweep: Sweep, metrics: list[str], values: dict, published: dict, s
              "pixels before compositing). Several seeds: mean ± sample standard deviation.", ""]
     if not published:
         lines += ["Published values: none shown (none ship with mminvert; pass `--published FILE.yaml`).", ""]
+    standard = GUIDANCE_GIVEN["none"]
+    if all(g == standard for g in sweep.given.values()):
+        lines += [f"Model input in every row: {standard}.", ""]
+    else:
+        lines += ["Model input per row (rows marked † were given more than image and mask):", ""]
+        lines += [f"- {r.label}{'' if sweep.given.get(r.id) == standard else ' †'}: {sweep.given.get(r.id, 'n/a')}"
+                  for r in t.rows] + [""]
     for b in sweep.buckets:
         lines += [f"## Hole ratio {_bucket_label(b)}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for row in t.rows:
@@ -284,7 +304,7 @@ def make_table(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None =
     doc = {"format": FORMAT, "table": sweep.table.name, "title": sweep.table.title, "sweep": str(Path(sweep_dir)),
            "buckets": sweep.buckets, "num_images": sweep.num_images, "metrics": metrics,
            "published_source": str(published) if published else None,
-           "rows": [{"id": r.id, "label": r.label, "seeds": seeds[r.id],
+           "rows": [{"id": r.id, "label": r.label, "seeds": seeds[r.id], "given": sweep.given.get(r.id),
                      "jobs": [str(f) for _, _, f in sweep.jobs[r.id]], "values": values.get(r.id, {}),
                      **({"published": pub[r.id]} if r.id in pub else {})} for r in sweep.table.rows]}
     out.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from ..data.guidance import check_guidance, guided_batch
 from ..inversion import MMInvertFill
 from ..losses import InpaintingLoss
 from ..metrics import InpaintingMetrics
@@ -36,7 +37,8 @@ class InpaintingModule(pl.LightningModule):
 
     Batches follow the data contract (image, mask, seg, edge, mask_seg, mask_edge). Validation logs
     `val/<metric>` for `val_metrics` computed on the composite output, and keeps the first batch's
-    outputs in `self.val_examples` for the sample-grid callback.
+    outputs in `self.val_examples` for the sample-grid callback. The model is validated in the setting
+    `val_guidance` (data/guidance.py; default `none`: image and mask only, as a user's photo).
     """
 
     def __init__(
@@ -49,12 +51,15 @@ class InpaintingModule(pl.LightningModule):
         grad_clip: float | None = 1.0,
         val_metrics: Sequence[str] = ("psnr", "ssim", "l1_hole"),
         bf16: bool = True,
+        val_guidance: str = "none",
+        val_edges: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         self.model, self.loss = model, loss
         self.optimizer_factory, self.d_optimizer_factory, self.scheduler_factory = optimizer, d_optimizer, scheduler
         self.grad_clip, self.bf16 = grad_clip, bf16
         self.val_metric_names = tuple(val_metrics)
+        self.val_guidance, self.val_edges = check_guidance(val_guidance), dict(val_edges or {})
         self.automatic_optimization = False
         self.val_examples: dict[str, Any] | None = None
         self._metrics: InpaintingMetrics | None = None
@@ -112,7 +117,7 @@ class InpaintingModule(pl.LightningModule):
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         with self._autocast():
-            out = self.model(batch)
+            out = self.model(guided_batch(batch, self.val_guidance, self.val_edges))
         seg = out["seg"][-1] if out["seg"][-1] is not None else None
         self._metrics.update(out["composite"].float(), batch["image"], batch["mask"],
                              None if seg is None else seg.float(), batch.get("seg"))
