@@ -63,6 +63,20 @@ def test_evaluate_writes_report_and_is_reproducible(run_dir, tmp_path):
     assert psnr[0] > psnr[1]
 
 
+def test_standard_row_first_then_labelled_guided_rows(run_dir, tmp_path):
+    res = _evaluate(run_dir, tmp_path, "guidance=[none,known,gt]", "metrics=[psnr,l1_hole]")
+    assert list(res["results"]) == ["mminvert", "mminvert[known]", "mminvert[gt]", "telea"]
+    assert res["given"]["mminvert"] == res["given"]["telea"] == "image and mask only (standard inpainting)"
+    assert "known pixels" in res["given"]["mminvert[known]"] and "whole image" in res["given"]["mminvert[gt]"]
+    l1 = [res["results"][m]["0.7-0.9"]["l1_hole"] for m in ("mminvert", "mminvert[known]", "mminvert[gt]")]
+    assert len(set(l1)) == 3  # the rows did see different inputs
+    for bucket, (lo, hi) in (("0.1-0.3", (0.1, 0.3)), ("0.7-0.9", (0.7, 0.9))):
+        r = res["hole_ratios"][bucket]
+        assert lo <= r["min"] <= r["median"] <= r["max"] <= hi
+    table = (tmp_path / "table.md").read_text()
+    assert table.index("| mminvert |") < table.index("| mminvert[known] |") < table.index("| telea |")
+
+
 def test_optimisation_baseline_row(run_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no LPIPS weights: the term is dropped, and said so
     monkeypatch.delenv("MMINVERT_WEIGHTS", raising=False)
@@ -262,8 +276,8 @@ def test_num_images_beyond_the_test_split_warns_and_makes_only_the_masks_used(ru
                         "metrics=[psnr]", "baselines=[]")
     assert "num_images=10 but the test split has only 4 images" in caplog.text
     assert res["num_images"] == 4 and "count=4" in res["masks"]
-    manifest = json.loads(next((data / "eval_masks").glob("*/0.40-0.60/manifest.json")).read_text())
-    assert manifest["count"] == 4 and len(list((data / "eval_masks").glob("*/0.40-0.60/*.png"))) == 4
+    manifest = json.loads(next((data / "eval_masks").glob("*/0.40-0.60_spread/manifest.json")).read_text())
+    assert manifest["count"] == 4 and len(list((data / "eval_masks").glob("*/0.40-0.60_spread/*.png"))) == 4
 
 
 def test_explicit_missing_fid_weights_is_an_error(run_dir, tmp_path):

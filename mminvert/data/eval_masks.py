@@ -41,9 +41,10 @@ def _bucket_name(lo: float, hi: float, ratio: str = "lowest") -> str:
 
 
 def bucket_ratio(bucket: str | tuple[float, float], mode: str = "auto") -> str:
-    """How a bucket's hole ratios are drawn (BucketMasks `ratio`): `auto` = "uniform" over buckets wider than
-    0.2 (0–0.4, 0.4–1, 0–1: masks spread over the bucket) and "lowest" for the 0.2-wide buckets (their committed
-    sets were drawn so); "lowest" / "uniform" as given."""
+    """How a bucket's hole ratios are drawn (BucketMasks `ratio`): "spread" (the default since December 2026),
+    "lowest" / "uniform" as given, or `auto`, the earlier default kept for the tables measured with it: "uniform"
+    over buckets wider than 0.2 (0–0.4, 0.4–1, 0–1) and "lowest" for the 0.2-wide buckets (legacy sets whose
+    masks sit near the bucket's low end)."""
     if mode != "auto":
         return mode
     lo, hi = parse_bucket(bucket)
@@ -127,6 +128,10 @@ class EvalMaskSet:
 
     def __len__(self) -> int:
         return self.count
+
+    def hole_ratios(self) -> list[float]:
+        """Hole ratio of each mask, from the manifest (call `ensure` first)."""
+        return list(json.loads(self.manifest_path.read_text())["hole_ratios"])[: self.count]
 
     def load(self, i: int) -> np.ndarray:
         return read_mask_file(self.dir / f"{i % self.count:05d}.png")
