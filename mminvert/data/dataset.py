@@ -140,8 +140,7 @@ class InpaintingDataset(Dataset):
             edge = canny_edges(img, **self.edges)
         mask = self.eval_masks.load(index) if self.eval_masks is not None else \
             self.mask_generator(rng, self.resolution, self.resolution)
-        m_seg = self.modality(rng, mask) if self.modality is not None else mask
-        m_edge = self.modality(rng, mask) if self.modality is not None else mask
+        m_seg, m_edge = self.modality.pair(rng, mask) if self.modality is not None else (mask, mask)
 
         def t(a: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None]
