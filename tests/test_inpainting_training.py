@@ -14,7 +14,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mminvert.inference import Inpainter
 from mminvert.training import train
@@ -174,9 +174,11 @@ def test_every_experiment_composes_and_instantiates(tmp_path, experiment):
         if cfg.task.name == "inpainting" and cfg.model.generator.get("pretrained", True):
             # The paper presets read a pretrained generator and ImageNet perceptual weights, which tests
             # do not have: swap in a random generator of the same size and random perceptual features.
+            # (stylegan2_d matches the bundled discriminator's features: it ships, so it stays pretrained.)
             r = cfg.model.generator.get("resolution") or 256
+            offline = OmegaConf.select(cfg, "loss.terms.perceptual.backbone") == "stylegan2_d"
             cfg = compose("config", overrides=[*overrides, f"model/generator=random{256 if r == 256 else 64}",
-                                               "loss.terms.perceptual.pretrained=false"])
+                                               *([] if offline else ["loss.terms.perceptual.pretrained=false"])])
     datamodule = instantiate(cfg.data)
     module = build_module(cfg)
     assert datamodule.resolution == cfg.data.resolution and module is not None

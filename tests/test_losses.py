@@ -150,6 +150,26 @@ def test_perceptual_is_zero_for_identical_images_and_differentiable(backbone):
     assert all(not p.requires_grad for p in loss.net.parameters())
 
 
+def test_discriminator_feature_matching_prefers_the_closer_image():
+    """`stylegan2_d`: L1 between the bundled scenes64 discriminator's block features, the offline perceptual term."""
+    from mminvert import load_generator
+
+    loss = PerceptualLoss("stylegan2_d", pretrained=True, weights_path="scenes64")
+    G = load_generator("scenes64")
+    with torch.no_grad():
+        x, y = G(torch.randn(4, G.z_dim, generator=torch.Generator().manual_seed(0)), noise_mode="const").chunk(2)
+    assert loss.distance(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    near = loss.distance(x, (x + 0.05 * torch.randn_like(x)).clamp(-1, 1))
+    assert 0 < near < loss.distance(x, y)  # a slightly noisy copy is closer than another scene
+    xs = x.clone().requires_grad_(True)
+    loss.distance(xs, y).backward()
+    assert xs.grad.abs().sum() > 0 and all(not p.requires_grad for p in loss.net.parameters())
+    assert loss.distance(x[:, :, ::2, ::2], y[:, :, ::2, ::2]) > 0  # the multi-scale term's smaller images
+    assert not any(k.startswith("net.") for k in loss.state_dict())  # rebuilt on load, never checkpointed
+    with pytest.raises(ValueError, match="no random-weight mode"):
+        PerceptualLoss("stylegan2_d", pretrained=False)
+
+
 def test_frozen_backbones_stay_out_of_checkpoints_and_random_ones_are_reproducible():
     terms = {"perceptual": {"_target_": "mminvert.losses.PerceptualLoss", "backbone": "vgg", "pretrained": False,
                             "weight": 1.0},

@@ -1,5 +1,8 @@
 """Perceptual losses on frozen feature extractors: `hrf` (dilated ResNet-50, LaMa's high receptive
-field loss), `vgg` (VGG-19 relu features, L1) and `lpips` (LPIPS-VGG with its learned linear layers).
+field loss), `vgg` (VGG-19 relu features, L1), `lpips` (LPIPS-VGG with its learned linear layers) and
+`stylegan2_d` (feature matching, L1, on the blocks of a trained StyleGAN2 discriminator: the offline stand-in
+when no ImageNet weights can be had; `weights_path` names the discriminator, default the bundled `scenes64`;
+its resolution must be the images'). Inception features are never used: they are what FID measures.
 
 Backbone weights come from a configured path, $MMINVERT_WEIGHTS or the torch hub cache (see
 io/aux_weights.py). `hrf` looks for LaMa's ADE20k resnet50dilated encoder first and falls back to the
@@ -40,8 +43,12 @@ class FeatureExtractor(nn.Module):
 
     def __init__(self, backbone: str = "hrf", pretrained: bool = True, weights_path: str | None = None) -> None:
         super().__init__()
-        if backbone not in ("hrf", "vgg"):
-            raise ValueError(f"backbone must be 'hrf' or 'vgg', got {backbone!r}")
+        if backbone not in ("hrf", "vgg", "stylegan2_d"):
+            raise ValueError(f"backbone must be 'hrf', 'vgg' or 'stylegan2_d', got {backbone!r}")
+        self.normalize = backbone != "stylegan2_d"  # ImageNet statistics; the discriminator reads [-1, 1]
+        if backbone == "stylegan2_d":
+            self._build_discriminator(weights_path or "scenes64", pretrained)
+            return
         names = ("resnet50dilated_ade20k", "resnet50") if backbone == "hrf" else ("vgg19",)
         path = resolve_weights(names, weights_path) if pretrained else None  # fail before building anything
         state = _load_state(path) if path is not None else None
@@ -83,6 +90,19 @@ class FeatureExtractor(nn.Module):
         self.stages = nn.ModuleList([net.layer1, net.layer2, net.layer3, net.layer4])
         self._key_map = _resnet_key
 
+    def _build_discriminator(self, source: str, pretrained: bool) -> None:
+        """fromrgb, then one stage per residual block of a StyleGAN2 discriminator (its trained weights)."""
+        from ..io.stylegan2 import load_discriminator
+
+        if not pretrained:
+            raise ValueError("perceptual backbone 'stylegan2_d' matches the features of a trained discriminator: "
+                             "it has no random-weight mode (pretrained: false)")
+        d = load_discriminator(source)
+        self.stem, self.stages, self.resolution = d.fromrgb, nn.ModuleList(d.blocks), int(d.resolution)
+        log.info("perceptual loss: feature matching on the blocks of the StyleGAN2 discriminator %s (%d px)",
+                 source, self.resolution)
+        self.requires_grad_(False).eval()
+
     def _build_vgg(self) -> None:
         feats = torchvision.models.vgg19(weights=None).features[: _VGG19_TAPS[-1] + 1]
         self.stem = nn.Identity()
@@ -109,7 +129,10 @@ class FeatureExtractor(nn.Module):
         return super().train(False)  # batch-norm statistics stay frozen
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        x = ((x + 1) / 2 - self.mean) / self.std
+        if self.normalize:
+            x = ((x + 1) / 2 - self.mean) / self.std
+        elif x.shape[-1] != self.resolution:  # the multi-scale term's smaller images
+            x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False)
         x = self.stem(x)
         out = []
         for stage in self.stages:
@@ -150,7 +173,7 @@ class PerceptualLoss(nn.Module):
             fy = self.net(y)
         if self.backbone == "hrf":
             return sum(F.mse_loss(a, b) for a, b in zip(fx, fy))  # [paper:L_inp-perc] HRF (LaMa)
-        return sum(F.l1_loss(a, b) for a, b in zip(fx, fy))
+        return sum(F.l1_loss(a, b) for a, b in zip(fx, fy))  # vgg, stylegan2_d: L1 feature matching
 
     def forward(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
         return self.distance(out["image"], batch["image"])
