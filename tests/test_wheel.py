@@ -32,6 +32,7 @@ def installed(tmp_path_factory):
     """(venv python, venv bin folder, a working folder outside the repository)."""
     root = tmp_path_factory.mktemp("wheel")
     src = root / "src"  # a copy, so that building leaves the checkout clean
+    src.mkdir()
     for name in SOURCES:
         if (REPO / name).is_dir():
             shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
