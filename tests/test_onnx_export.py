@@ -208,3 +208,18 @@ def test_onnx_inpainter_runs_with_torch_and_lightning_unimportable(tiny, tmp_pat
                        env={"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr
     assert "loaded: []" in r.stdout
+
+
+def test_onnx_inpainter_names_a_missing_or_foreign_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.onnx"):
+        OnnxInpainter(tmp_path / "missing.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"not a graph")
+    with pytest.raises(ValueError, match="junk.onnx: not a readable ONNX model"):
+        OnnxInpainter(tmp_path / "junk.onnx")
+    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
+    other = onnx.helper.make_model(onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y]),
+                                   opset_imports=[onnx.helper.make_opsetid("", 17)])
+    onnx.save(other, str(tmp_path / "relu.onnx"))
+    with pytest.raises(ValueError, match="relu.onnx: not an mminvert inpainting graph"):
+        OnnxInpainter(tmp_path / "relu.onnx")
