@@ -58,8 +58,8 @@ def inputs(R: int, seed: int = 0) -> dict[str, torch.Tensor]:
                 edge=(torch.rand(1, 1, R, R, generator=g) > 0.9).float())
 
 
-def backend_rows(R: int, batches: list[int], threads: list[int], reps: int) -> list[tuple]:
-    """(R, batch, threads, torch eager s, onnxruntime s) for the model preset at R."""
+def backend_rows(R: int, batches: list[int], threads: list[int], reps: int) -> None:
+    """Print a row (R, batch, threads, torch eager s, onnxruntime s, ...) per setting, as it is measured."""
     import tempfile
 
     import onnxruntime as ort
@@ -68,23 +68,22 @@ def backend_rows(R: int, batches: list[int], threads: list[int], reps: int) -> l
 
     model = build(R)
     names = graph_input_names(model)
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         path = export_onnx(model, Path(tmp) / f"bench{R}.onnx")
-        for n in threads:
-            torch.set_num_threads(n)
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads, opts.inter_op_num_threads = n, 1
-            session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-            for b in batches:
-                x = {k: v.expand(b, *v.shape[1:]).contiguous() for k, v in inputs(R).items()}
-                x.update(mask_seg=torch.ones(b, 1, R, R), mask_edge=torch.ones(b, 1, R, R))
-                feed = {k: x[k].numpy() for k in names}
+        for b in batches:
+            x = {k: v.expand(b, *v.shape[1:]).contiguous() for k, v in inputs(R).items()}
+            x.update(mask_seg=torch.ones(b, 1, R, R), mask_edge=torch.ones(b, 1, R, R))
+            feed = {k: x[k].numpy() for k in names}
+            for n in threads:
+                torch.set_num_threads(n)
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads, opts.inter_op_num_threads = n, 1
+                session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
                 with torch.no_grad():
                     t_torch = best_time(lambda: model(x), reps)
                 t_ort = best_time(lambda: session.run(["composite"], feed), reps)
-                rows.append((R, b, n, t_torch, t_ort))
-    return rows
+                print(f"{R:>4} {b:>5} {n:>7} {t_torch:9.3f} {t_ort:9.3f} {1e3 * t_torch / b:12.1f} "
+                      f"{1e3 * t_ort / b:10.1f} {t_torch / t_ort:11.2f}x", flush=True)
 
 
 def main() -> None:
@@ -114,13 +113,11 @@ def main() -> None:
     if "backends" in args.parts:
         import onnxruntime as ort
 
-        rows = [r for R in args.res for r in backend_rows(R, args.batches, args.backend_threads, args.reps)]
         print(f"torch {torch.__version__} eager vs onnxruntime {ort.__version__} (CPU provider), model forward")
         print(f"{'res':>4} {'batch':>5} {'threads':>7} {'torch s':>9} {'ort s':>9} {'torch ms/img':>12} "
-              f"{'ort ms/img':>10} {'ort speed-up':>12}")
-        for R, b, n, t_torch, t_ort in rows:
-            print(f"{R:>4} {b:>5} {n:>7} {t_torch:9.3f} {t_ort:9.3f} {1e3 * t_torch / b:12.1f} "
-                  f"{1e3 * t_ort / b:10.1f} {t_torch / t_ort:11.2f}x")
+              f"{'ort ms/img':>10} {'ort speed-up':>12}", flush=True)
+        for R in args.res:
+            backend_rows(R, args.batches, args.backend_threads, args.reps)
         torch.set_num_threads(args.threads)
     if "optim" not in args.parts:
         return
