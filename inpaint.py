@@ -1,18 +1,16 @@
-"""Inpaint your images with a trained model: `python inpaint.py ckpt=... input=... mask=... output=...`."""
+"""Inpaint your images with a trained model: `python inpaint.py ckpt=... input=... mask=... output=...`
+(`backend=onnxruntime`, or a .onnx ckpt, runs an exported ONNX graph; the installed equivalent is `mminvert inpaint`)."""
 import hydra
-import torch
 from omegaconf import DictConfig
 
-from mminvert.inference import Inpainter
+from mminvert.inference.backends import open_inpainter
 from mminvert.inference.cli import inpaint_paths
-from mminvert.io import resolve_checkpoint
 
 
 @hydra.main(config_path="conf/inpaint", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    inpainter = Inpainter.from_checkpoint(resolve_checkpoint(cfg.ckpt), device=device, context=cfg.context,
-                                          num_samples=cfg.num_samples, seed=cfg.seed)
+    inpainter = open_inpainter(cfg.ckpt, cfg.backend, cfg.device, threads=cfg.threads, context=cfg.context,
+                               num_samples=cfg.num_samples, seed=cfg.seed)
     inpaint_paths(inpainter, cfg.input, cfg.mask, cfg.output, cfg.mask_invert, cfg.overwrite, cfg.on_error)
 
 

@@ -1,7 +1,9 @@
-"""CPU inference latency per image: encoder-based inpainting vs optimisation-based inversion.
+"""CPU inference latency per image: encoder-based inpainting vs optimisation-based inversion, and the model's
+forward in torch eager vs onnxruntime on its exported ONNX graph.
 
     python benchmarks/bench_inference.py [--res 64 256] [--threads N] [--reps 3] [--steps 500]
                                          [--measure-steps-256 20] [--perceptual lpips|none]
+                                         [--parts optim backends] [--batches 1 8] [--backend-threads 1 2]
 
 For each resolution, one model preset is built from the Hydra configs as bench_model.py does
 (64 px: `model=mminvertfill`, `model/generator=random64`; 256 px: `model=mminvertfill_256`,
@@ -12,6 +14,11 @@ For each resolution, one model preset is built from the Hydra configs as bench_m
     pixels) on the *same* generator, one run. At 256 px only `--measure-steps-256` steps are run and the
     time is extrapolated linearly to `--steps` (marked "extrapolated"; a full run takes tens of minutes).
 Batch 1. Threads: the machine's cores unless `--threads`.
+
+Backends (`--parts backends`): the same model's forward (graph inputs: image, mask, seg, edge and their masks)
+in torch eager and in onnxruntime (CPU provider, the graph `mminvert.inference.onnx_export` writes), per batch
+size and thread count (torch.set_num_threads / onnxruntime intra-op threads), best of `--reps`, with the CPU
+named (docs/deploy.md).
 """
 from __future__ import annotations
 
@@ -51,6 +58,34 @@ def inputs(R: int, seed: int = 0) -> dict[str, torch.Tensor]:
                 edge=(torch.rand(1, 1, R, R, generator=g) > 0.9).float())
 
 
+def backend_rows(R: int, batches: list[int], threads: list[int], reps: int) -> None:
+    """Print a row (R, batch, threads, torch eager s, onnxruntime s, ...) per setting, as it is measured."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    from mminvert.inference.onnx_export import export_onnx, graph_input_names
+
+    model = build(R)
+    names = graph_input_names(model)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_onnx(model, Path(tmp) / f"bench{R}.onnx")
+        for b in batches:
+            x = {k: v.expand(b, *v.shape[1:]).contiguous() for k, v in inputs(R).items()}
+            x.update(mask_seg=torch.ones(b, 1, R, R), mask_edge=torch.ones(b, 1, R, R))
+            feed = {k: x[k].numpy() for k in names}
+            for n in threads:
+                torch.set_num_threads(n)
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads, opts.inter_op_num_threads = n, 1
+                session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+                with torch.no_grad():
+                    t_torch = best_time(lambda: model(x), reps)
+                t_ort = best_time(lambda: session.run(["composite"], feed), reps)
+                print(f"{R:>4} {b:>5} {n:>7} {t_torch:9.3f} {t_ort:9.3f} {1e3 * t_torch / b:12.1f} "
+                      f"{1e3 * t_ort / b:10.1f} {t_torch / t_ort:11.2f}x", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--res", nargs="+", type=int, default=[64, 256], choices=sorted(PRESETS))
@@ -60,6 +95,10 @@ def main() -> None:
     ap.add_argument("--measure-steps-256", type=int, default=20,
                     help="steps actually run at 256 px (extrapolated to --steps); >= --steps runs it fully")
     ap.add_argument("--perceptual", choices=["lpips", "none"], default="lpips")
+    ap.add_argument("--parts", nargs="+", choices=["optim", "backends"], default=["optim", "backends"],
+                    help="optim: encoder vs optimisation; backends: torch eager vs onnxruntime")
+    ap.add_argument("--batches", nargs="+", type=int, default=[1, 8], help="batch sizes of the backend rows")
+    ap.add_argument("--backend-threads", nargs="+", type=int, default=[1, 2], help="thread counts of the backend rows")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     logging.disable(logging.WARNING)  # random-weight warnings: expected here
@@ -68,7 +107,20 @@ def main() -> None:
     from mminvert.baselines import OptimInversion
     from mminvert.inference import Inpainter
     from mminvert.losses.perceptual import PerceptualLoss
+    from mminvert.utils.machine import cpu_model
 
+    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical cores)")
+    if "backends" in args.parts:
+        import onnxruntime as ort
+
+        print(f"torch {torch.__version__} eager vs onnxruntime {ort.__version__} (CPU provider), model forward")
+        print(f"{'res':>4} {'batch':>5} {'threads':>7} {'torch s':>9} {'ort s':>9} {'torch ms/img':>12} "
+              f"{'ort ms/img':>10} {'ort speed-up':>12}", flush=True)
+        for R in args.res:
+            backend_rows(R, args.batches, args.backend_threads, args.reps)
+        torch.set_num_threads(args.threads)
+    if "optim" not in args.parts:
+        return
     torch.manual_seed(0)
     perc = PerceptualLoss("lpips", pretrained=False) if args.perceptual == "lpips" else None
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 1, "

@@ -1,8 +1,28 @@
-"""mminvert: encoder-based GAN-inversion image inpainting on a frozen, pretrained StyleGAN2."""
-from .inference import Inpainter
-from .io import CheckpointError, export_rosinality, load_discriminator, load_generator, save_stylegan2
-from .stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
+"""mminvert: encoder-based GAN-inversion image inpainting on a frozen, pretrained StyleGAN2.
+
+The names below load on first use, so that `import mminvert.inference.onnx_inpainter` (the onnxruntime backend)
+works without torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Inpainter", "load_generator", "load_discriminator", "save_stylegan2", "export_rosinality", "CheckpointError",
-           "StyleGAN2Generator", "StyleGAN2Discriminator", "__version__"]
+
+_LAZY = {"Inpainter": ".inference", "OnnxInpainter": ".inference", "load_generator": ".io",
+         "load_discriminator": ".io", "save_stylegan2": ".io", "export_rosinality": ".io", "CheckpointError": ".io",
+         "StyleGAN2Generator": ".stylegan2", "StyleGAN2Discriminator": ".stylegan2"}
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'mminvert' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -1,10 +1,14 @@
 """The `mminvert` command. Sub-commands take `key=value` arguments like the Hydra entry points:
 
-    mminvert export ckpt=RUN_OR_CKPT out=model.pt [overwrite=true]
+    mminvert export ckpt=RUN_OR_CKPT out=model.pt|model.onnx [format=auto|bundle|onnx] [overwrite=true]
+    mminvert inpaint input=IMG_OR_DIR mask=MASK_OR_DIR output=DIR [ckpt=MODEL] [backend=auto] [...]
     mminvert app [ckpt=RUN_OR_CKPT_OR_BUNDLE] [port=7860] [host=127.0.0.1] [examples=DIR] [device=auto]
     mminvert table SWEEP_DIR [--out DIR] [--published FILE.yaml]
 
-`export` writes an inference bundle that `mminvert.Inpainter.from_checkpoint` loads without Lightning or Hydra.
+`export` writes an inference bundle that `mminvert.Inpainter.from_checkpoint` loads without Lightning or Hydra,
+or (out=*.onnx / format=onnx) an ONNX graph that `mminvert.inference.OnnxInpainter` runs without torch (docs/deploy.md).
+`inpaint` is inpaint.py for an installed package: the keys of conf/inpaint/config.yaml; without ckpt, the bundled
+scenes model.
 `app` serves the interactive inpainting page (docs/app.md); without ckpt it uses the bundled scenes model.
 `table` turns a finished paper-table sweep (experiment=paper/table5 ...) into table.md + table.json; it exits
 with 2, naming them, when rows are missing, failed or unknown (mminvert/evaluation/paper_table.py).
@@ -42,7 +46,18 @@ def _key_values(spec: dict[str, tuple[Callable[[str], object], object]]) -> Call
 
 
 _REQUIRED = object()
-EXPORT = {"ckpt": (str, _REQUIRED), "out": (str, _REQUIRED), "overwrite": (_flag, False)}
+EXPORT = {"ckpt": (str, _REQUIRED), "out": (str, _REQUIRED), "format": (str, "auto"), "overwrite": (_flag, False)}
+
+
+def _optional(convert: Callable[[str], object]) -> Callable[[str], object]:
+    return lambda v: None if v.lower() in ("null", "none", "") else convert(v)
+
+
+# the keys of conf/inpaint/config.yaml (tests/test_deploy_cli.py checks that the defaults agree)
+INPAINT = {"input": (str, _REQUIRED), "mask": (str, _REQUIRED), "output": (str, _REQUIRED), "ckpt": (str, None),
+           "mask_invert": (_flag, False), "overwrite": (_flag, False), "on_error": (str, "fail"),
+           "backend": (str, "auto"), "device": (str, "auto"), "threads": (_optional(int), None),
+           "context": (float, 2.0), "num_samples": (int, 1), "seed": (_optional(int), None)}
 APP = {"ckpt": (str, None), "port": (int, 7860), "host": (str, "127.0.0.1"), "examples": (str, None),
        "device": (str, "auto")}
 
@@ -57,7 +72,8 @@ def _add(sub: argparse._SubParsersAction, name: str, spec: dict, help: str) -> N
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mminvert", description="mminvert command-line tools")
     sub = parser.add_subparsers(dest="command", required=True)
-    _add(sub, "export", EXPORT, "write an inference bundle from a run folder or checkpoint")
+    _add(sub, "export", EXPORT, "write an inference bundle or ONNX graph from a run folder or checkpoint")
+    _add(sub, "inpaint", INPAINT, "inpaint image files (inpaint.py for an installed package)")
     _add(sub, "app", APP, "serve the interactive inpainting page (needs the `app` extra)")
     table = sub.add_parser("table", help="make a paper table (table.md, table.json) from a finished sweep folder")
     table.add_argument("sweep_dir", help="the multirun folder of e.g. `python train.py -m experiment=paper/table5`")
@@ -91,11 +107,35 @@ def _export(opts: dict[str, object]) -> int:
         source = resolve_checkpoint(str(opts["ckpt"]))
         check_export_target(source, str(opts["out"]))
         inp = Inpainter.from_checkpoint(source)
-        path = inp.export(str(opts["out"]), overwrite=bool(opts["overwrite"]))
+        path = inp.export(str(opts["out"]), overwrite=bool(opts["overwrite"]), format=str(opts["format"]),
+                          training_run=str(opts["ckpt"]))
     except (OSError, ValueError) as e:  # missing/wrong files, existing output, CheckpointError
         print(f"mminvert export: {e}", file=sys.stderr)
         return 1
+    except ImportError as e:  # format=onnx without the onnx package
+        print(f"mminvert export: {e}; install the onnx extra: pip install 'mminvert[onnx]'", file=sys.stderr)
+        return 1
     print(f"wrote {path}")
+    return 0
+
+
+def _inpaint(opts: dict[str, object]) -> int:
+    import logging
+
+    from .inference.backends import BUNDLED_INPAINTER, open_inpainter
+    from .inference.cli import inpaint_paths
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        inpainter = open_inpainter(opts["ckpt"] or BUNDLED_INPAINTER, str(opts["backend"]), str(opts["device"]),
+                                   threads=opts["threads"], context=float(opts["context"]),
+                                   num_samples=int(opts["num_samples"]), seed=opts["seed"])
+        paths = inpaint_paths(inpainter, str(opts["input"]), str(opts["mask"]), str(opts["output"]),
+                              bool(opts["mask_invert"]), bool(opts["overwrite"]), str(opts["on_error"]))
+    except (OSError, ValueError, ImportError) as e:  # missing/unreadable files, refused overwrites, wrong backend
+        print(f"mminvert inpaint: {e}", file=sys.stderr)      # or model, onnxruntime not installed
+        return 1
+    print(f"wrote {len(paths)} file(s) to {opts['output']}")
     return 0
 
 
@@ -135,7 +175,8 @@ def _table(opts: dict[str, object]) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[dict[str, object]], int]] = {"export": _export, "app": _app, "table": _table}
+COMMANDS: dict[str, Callable[[dict[str, object]], int]] = {"export": _export, "inpaint": _inpaint, "app": _app,
+                                                          "table": _table}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

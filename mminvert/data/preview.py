@@ -15,9 +15,11 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from PIL import Image
 
+from ..utils.config_dir import config_dir
+
 __all__ = ["main", "preview_grid", "seg_palette"]
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = config_dir()
 
 
 def seg_palette(num_classes: int) -> np.ndarray:

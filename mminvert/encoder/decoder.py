@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..utils.area import area_resize
 from .gated_conv import conv_block
 from .gma import GMABlock
 from .heads import MultiModalHead
@@ -121,7 +122,7 @@ class MultiModalDecoder(nn.Module):
                              f"(edge: {self.has_edge}, seg: {self.has_seg})")
         parts = []
         if self.has_edge:
-            parts.append(F.interpolate(gt_edge, size=size, mode="area"))
+            parts.append(area_resize(gt_edge, size))
         if self.has_seg:
-            parts.append(F.interpolate(gt_seg, size=size, mode="area"))
+            parts.append(area_resize(gt_seg, size))
         return torch.cat(parts, dim=1)

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..utils.area import area_resize
+
 __all__ = ["MaskGatedPatchAttention", "GATES"]
 
 GATES = ("learned", "known_fraction")
@@ -70,7 +72,7 @@ class MaskGatedPatchAttention(nn.Module):
         for p in self.patch_sizes:
             if h % p or w % p:
                 raise ValueError(f"feature size {(h, w)} is not divisible by patch size {p}")
-        m = F.interpolate(mask, size=(h, w), mode="area")  # M↓: known fraction per position
+        m = area_resize(mask, (h, w))  # M↓: known fraction per position
         gate = torch.sigmoid(self.gate(torch.cat([x, m], dim=1)))  # (B, 1, H, W)
         q, k, v = self.qkv(n).chunk(3, dim=1)
         outs, kept = [], []

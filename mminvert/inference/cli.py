@@ -19,11 +19,14 @@ import logging
 import os
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.progress import track
 
 from .image_files import image_size, output_suffix, read_image_file, write_image_file
-from .inpainter import Inpainter
+
+if TYPE_CHECKING:  # any WindowedInpainter: Inpainter (torch) or OnnxInpainter (onnxruntime)
+    from .windowing import WindowedInpainter as Inpainter
 
 __all__ = ["inpaint_paths", "collect_pairs", "output_paths", "OutputManifest", "IMAGE_EXTENSIONS"]
 
@@ -131,7 +134,7 @@ def inpaint_paths(inpainter: Inpainter, input_path: str | Path, mask_path: str |
     and `seed` default to the Inpainter's."""
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-    K = inpainter.check_num_samples(inpainter.model, inpainter.num_samples if num_samples is None else num_samples)
+    K = inpainter.samples_per_input(num_samples)
     seed = inpainter.seed if seed is None else seed
     out_root = Path(output_dir)
     if out_root.exists() and not out_root.is_dir():

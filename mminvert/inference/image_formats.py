@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
-from torch import Tensor
 
 __all__ = ["NativeImage", "known_pixels"]
 
@@ -121,14 +119,16 @@ class NativeImage:
         a = self.array.reshape(*self.size, -1)[..., : self.colour].astype(np.float64)
         return np.repeat(a, 3, axis=2) if self.colour == 1 else a
 
-    def model_input(self) -> Tensor:
+    def model_input(self) -> np.ndarray:
         """(3, H, W) float32 in [-1, 1]."""
         v = np.nan_to_num((self._colour_values() - self.lo) / (self.hi - self.lo) * 2 - 1)
-        return torch.from_numpy(v.clip(-1, 1).astype(np.float32)).permute(2, 0, 1).contiguous()
+        return np.ascontiguousarray(v.clip(-1, 1).astype(np.float32).transpose(2, 0, 1))
 
-    def filled(self, fill: Tensor, hole: np.ndarray) -> Image.Image | np.ndarray:
-        """`fill` (3, H, W) in [-1, 1] written into the `hole` pixels ((H, W) bool); returns the input's type."""
-        v = (fill.detach().double().cpu().permute(1, 2, 0).numpy().clip(-1, 1) + 1) / 2 * (self.hi - self.lo) + self.lo
+    def filled(self, fill: Any, hole: np.ndarray) -> Image.Image | np.ndarray:
+        """`fill` (3, H, W) in [-1, 1] (an array, or a CPU tensor) written into the `hole` pixels ((H, W) bool);
+        returns the input's type."""
+        fill = np.asarray(fill.detach().cpu() if hasattr(fill, "detach") else fill, dtype=np.float64)
+        v = (fill.transpose(1, 2, 0).clip(-1, 1) + 1) / 2 * (self.hi - self.lo) + self.lo
         out = self.array.copy()
         if self.palette is not None:
             _fill_palette(out, v, hole, self.palette, self.palette_opaque)
@@ -181,11 +181,12 @@ def _fill_palette(indices: np.ndarray, rgb: np.ndarray, hole: np.ndarray, palett
     indices[where] = nearest.astype(indices.dtype)
 
 
-def known_pixels(mask: Image.Image | np.ndarray | Tensor, invert: bool = False) -> np.ndarray:
-    """(H, W) bool, True = known (see the module docstring for the conventions)."""
-    if isinstance(mask, Tensor):
-        a = mask.detach().cpu()
-        known = ((a[0] if a.ndim == 3 else a) > 0.5).numpy()
+def known_pixels(mask: Any, invert: bool = False) -> np.ndarray:
+    """(H, W) bool, True = known (see the module docstring for the conventions). `mask`: a PIL image, a numpy
+    array or a torch tensor ((H, W) or (1, H, W), > 0.5 = known; recognised without importing torch)."""
+    if type(mask).__module__.startswith("torch") and hasattr(mask, "detach"):
+        a = mask.detach().cpu().numpy()
+        known = (a[0] if a.ndim == 3 else a) > 0.5
     elif isinstance(mask, Image.Image):
         known = _known_from_pil(mask)
     elif isinstance(mask, np.ndarray):

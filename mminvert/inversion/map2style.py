@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import math
 
-import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ..utils.area import area_resize
 
 __all__ = ["MapToVectors", "style_groups"]
 
@@ -35,6 +36,6 @@ class MapToVectors(nn.Module):
         self.pool_to, self.n, self.out_dim = pool_to, n, out_dim
 
     def forward(self, x: Tensor) -> Tensor:
-        x = F.adaptive_avg_pool2d(x, self.pool_to)
+        x = area_resize(x, self.pool_to)  # = F.adaptive_avg_pool2d; exports to ONNX
         x = self.convs(x).flatten(1)
         return self.linear(x).view(-1, self.n, self.out_dim)

@@ -6,7 +6,7 @@ single depthwise (transposed) convolutions so they run fast on CPU and GPU witho
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +30,16 @@ def _depthwise(kernel: Tensor, channels: int, like: Tensor) -> Tensor:
     return k[None, None].expand(channels, 1, *k.shape)
 
 
+def _planewise(x: Tensor, conv: Callable[[Tensor, Tensor], Tensor], kernel: Tensor) -> Tensor:
+    """The depthwise op as one single-channel `conv(planes, weight)` over all B·C planes: (B, C, H, W) ->
+    (B·C, 1, H, W) -> (B, C, H', W'). Used while exporting to ONNX, where the grouped weight's shape would come
+    from a traced channel count (a kernel of unknown shape, which the exporter refuses); the (1, 1, k, k) weight
+    here is a constant. Same sums, in a possibly different order (float rounding only)."""
+    b, c, h, w = x.shape
+    y = conv(x.reshape(b * c, 1, h, w), _depthwise(kernel, 1, x))
+    return y.reshape(b, c, y.shape[-2], y.shape[-1])
+
+
 def blur(x: Tensor, kernel: Tensor, pad: tuple[int, int]) -> Tensor:
     """Convolve every channel with `kernel`, zero-padding (pad0, pad1) on both axes.
 
@@ -37,6 +47,8 @@ def blur(x: Tensor, kernel: Tensor, pad: tuple[int, int]) -> Tensor:
     """
     c = x.shape[1]
     x = F.pad(x, (pad[0], pad[1], pad[0], pad[1]))
+    if torch.onnx.is_in_onnx_export():
+        return _planewise(x, lambda p, k: F.conv2d(p, k), kernel)
     return F.conv2d(x, _depthwise(kernel, c, x), groups=c)
 
 
@@ -51,6 +63,8 @@ def upsample2d(x: Tensor, kernel: Tensor) -> Tensor:
         raise ValueError(f"upsample2d needs a square, even-sized kernel, got {tuple(kernel.shape)}")
     c = x.shape[1]
     pad0 = (kh - 2 + 1) // 2 + 1
+    if torch.onnx.is_in_onnx_export():
+        return _planewise(x, lambda p, k: F.conv_transpose2d(p, k.flip([2, 3]), stride=2, padding=kh - 1 - pad0), kernel)
     return F.conv_transpose2d(x, _depthwise(kernel, c, x).flip([2, 3]), stride=2, padding=kh - 1 - pad0, groups=c)
 
 
@@ -60,6 +74,8 @@ def downsample2d(x: Tensor, kernel: Tensor) -> Tensor:
     p = kh - 2
     c = x.shape[1]
     x = F.pad(x, ((p + 1) // 2, p // 2, (p + 1) // 2, p // 2))
+    if torch.onnx.is_in_onnx_export():
+        return _planewise(x, lambda p, k: F.conv2d(p, k, stride=2), kernel)
     return F.conv2d(x, _depthwise(kernel, c, x), stride=2, groups=c)
 
 

@@ -28,6 +28,7 @@ import torch
 from omegaconf import OmegaConf
 from torch import Tensor
 
+from ..utils.config_dir import config_dir
 from .discriminator import StyleGAN2Discriminator
 from .generator import StyleGAN2Generator
 from .lazy_reg import build_lazy_optimizer
@@ -36,7 +37,7 @@ from .losses import d_logistic_loss, r1_penalty
 __all__ = ["scene_reals", "train_discriminator", "evaluate_discriminator", "discriminator_from_preset", "main"]
 
 log = logging.getLogger(__name__)
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = config_dir()
 RealSampler = Callable[[int, np.random.Generator], Tensor]  # (count, rng) -> (count, 3, R, R) in [-1, 1]
 
 

@@ -17,10 +17,12 @@ from typing import Any
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
+from ..utils.config_dir import config_dir
+
 __all__ = ["evaluate_after_fit", "evaluation_config", "EVALUATE_CONFIG"]
 
 log = logging.getLogger(__name__)
-EVALUATE_CONFIG = Path(__file__).resolve().parents[2] / "conf" / "evaluate.yaml"
+EVALUATE_CONFIG = config_dir() / "evaluate.yaml"
 
 
 def evaluation_config(cfg: DictConfig, run_dir: str | Path) -> DictConfig:
