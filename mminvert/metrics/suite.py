@@ -71,6 +71,9 @@ class InpaintingMetrics:
         if pred.shape != target.shape:
             raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
         self.count += pred.shape[0]
+        for net in (self.inception, self.lpips):  # evaluation networks follow the images (CPU, CUDA)
+            if isinstance(net, torch.nn.Module):
+                net.to(pred.device)
         if "psnr" in self.metrics:
             self._add("psnr", psnr(pred, target).clamp(max=100.0))  # identical images: capped at 100 dB
         if "ssim" in self.metrics:
@@ -88,6 +91,36 @@ class InpaintingMetrics:
                 self.ids.update(fr, ff)
         if self.confusion is not None and seg_logits is not None and seg_target is not None:
             self.confusion.update(seg_logits.argmax(1), seg_target)
+
+    def merge_ranks(self) -> None:
+        """Under torch.distributed, make every rank's state the sum over all ranks (call on every rank before
+        `compute`): counts, metric sums, the mIoU confusion matrix, the Inception feature statistics and the
+        P-IDS/U-IDS features, so DDP validation reports the metrics of the whole validation set (not a mean of
+        per-rank means). No-op in a single process."""
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return
+        if torch.distributed.get_world_size() == 1:
+            return
+        state = {"count": self.count, "sums": self.sums,
+                 "confusion": None if self.confusion is None else self.confusion.matrix,
+                 "stats": [(s.n, s.sum, s.outer) for s in (self.real_stats, self.fake_stats)],
+                 "ids": (self.ids.real, self.ids.fake)}
+        states: list[Any] = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(states, state)
+        self.count = sum(s["count"] for s in states)
+        self.sums = {}
+        for s in states:
+            for name, value in s["sums"].items():
+                self.sums[name] = self.sums.get(name, 0.0) + value
+        if self.confusion is not None:
+            self.confusion.matrix = sum(s["confusion"] for s in states)
+        for i, stats in enumerate((self.real_stats, self.fake_stats)):
+            parts = [s["stats"][i] for s in states if s["stats"][i][0] > 0]
+            stats.n = sum(p[0] for p in parts)
+            stats.sum = sum(p[1] for p in parts) if parts else None
+            stats.outer = sum(p[2] for p in parts) if parts else None
+        self.ids.real = [a for s in states for a in s["ids"][0]]
+        self.ids.fake = [a for s in states for a in s["ids"][1]]
 
     def compute(self) -> dict[str, float]:
         if self.count == 0:
