@@ -24,7 +24,6 @@ from torch import nn
 
 from mminvert.metrics import InpaintingMetrics
 from mminvert.stylegan2.modconv import demodulation
-from mminvert.training.distributed import configure_ddp
 from mminvert.training.run import build_module
 from mminvert.utils import rng
 from mminvert.wgan_gp import DCGANCritic, DCGANGenerator, WGANGPModule
@@ -62,6 +61,8 @@ def tiny_wgan() -> WGANGPModule:
 
 # ------------------------------------------------------------------------------------------ strategy, SyncBN
 def test_any_ddp_strategy_finds_unused_parameters_and_refuses_a_static_graph(caplog):
+    from mminvert.training.distributed import configure_ddp
+
     trainer = pl.Trainer(accelerator="cpu", devices=2, logger=False, enable_progress_bar=False)  # strategy auto
     assert isinstance(trainer.strategy, DDPStrategy) and not trainer.strategy._ddp_kwargs.get("find_unused_parameters")
     module = tiny_wgan()
@@ -77,6 +78,8 @@ def test_any_ddp_strategy_finds_unused_parameters_and_refuses_a_static_graph(cap
 
 
 def test_batchnorm_becomes_syncbatchnorm_under_cuda_ddp():
+    from mminvert.training.distributed import configure_ddp
+
     cuda = [torch.device("cuda", 0), torch.device("cuda", 1)]  # constructing the strategy needs no GPU
     trainer = SimpleNamespace(strategy=DDPStrategy(parallel_devices=cuda), world_size=2)
     module = tiny_wgan()
@@ -206,21 +209,35 @@ def test_fid_reals_are_the_first_unaugmented_images_and_short_reals_warn(tiny_ge
 
 
 # ------------------------------------------------------------------------------------- evaluation device
-def test_evaluation_networks_follow_the_images_device():
+def test_evaluation_networks_run_on_the_modules_device_and_receive_their_images_there(tmp_path):
     moved: list[torch.device] = []
+    seen: list[tuple[torch.device, torch.device]] = []
 
     class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(()))
+
         def to(self, *args, **kwargs):
             moved.append(torch.device(args[0]))
             return super().to(*args, **kwargs)
 
         def forward(self, x, y=None):
+            seen.append((x.device, self.w.device))
             return x.flatten(1)[:, :4].double() if y is None else (x - y).abs().mean(dim=(1, 2, 3))
 
-    suite = InpaintingMetrics(["fid", "lpips"], inception=Net(), lpips=Net())
+    suite = InpaintingMetrics(["fid", "lpips"], inception=Net(), lpips=Net()).to(torch.device("cpu"))
     x = torch.zeros(2, 3, 8, 8)
     suite.update(x, x, torch.ones(2, 1, 8, 8))
-    assert moved == [torch.device("cpu")] * 2  # each network moved to the images' device before use
+    assert moved == [torch.device("cpu")] * 2 and all(a == b for a, b in seen) and len(seen) == 3
+
+    # validation: the suite is moved to the LightningModule's device at every validation start
+    module = build_module(compose_cfg(tmp_path, *TASKS["inpainting"], "task.module.val_metrics=[psnr]"))
+    module.on_validation_epoch_start()
+    calls: list[torch.device] = []
+    module._metrics.to = lambda device: calls.append(torch.device(device)) or module._metrics
+    module.on_validation_epoch_start()
+    assert calls == [module.device]
 
 
 # --------------------------------------------------------------------------------- DDP validation sums

@@ -142,6 +142,7 @@ class DiverseModule(pl.LightningModule):
     def on_validation_epoch_start(self) -> None:
         if self._metrics is None:
             self._metrics = InpaintingMetrics(self.val_metric_names)
+        self._metrics.to(self.device)  # Inception / LPIPS (fid, lpips in val_metrics) run on the module's device
         self._metrics.reset()
         self._diversity = []
         self.val_examples = None

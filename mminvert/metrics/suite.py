@@ -22,6 +22,14 @@ __all__ = ["InpaintingMetrics", "AVAILABLE_METRICS"]
 AVAILABLE_METRICS = ("fid", "p_ids", "u_ids", "lpips", "ssim", "psnr", "l1_hole", "miou")
 
 
+def _device_of(net: Any, fallback: Tensor) -> torch.device:
+    """The device of `net`'s first parameter or buffer (`fallback`'s device for a network without any)."""
+    if isinstance(net, torch.nn.Module):
+        for t in (*net.parameters(), *net.buffers()):
+            return t.device
+    return fallback.device
+
+
 class InpaintingMetrics:
     """Streaming inpainting metrics. `inception` / `lpips` modules are built lazily when a metric needs them
     (pass instances to share them across suites)."""
@@ -52,6 +60,14 @@ class InpaintingMetrics:
                                   "pretrained": getattr(lpips, "pretrained", None)}
         self.reset()
 
+    def to(self, device: torch.device | str) -> InpaintingMetrics:
+        """Run the evaluation networks (Inception, LPIPS) on `device` (validation: the module's device);
+        `update` moves the images to them."""
+        for net in (self.inception, self.lpips):
+            if isinstance(net, torch.nn.Module):
+                net.to(device)
+        return self
+
     def reset(self) -> None:
         self.sums: dict[str, float] = {}
         self.count = 0
@@ -71,9 +87,6 @@ class InpaintingMetrics:
         if pred.shape != target.shape:
             raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
         self.count += pred.shape[0]
-        for net in (self.inception, self.lpips):  # evaluation networks follow the images (CPU, CUDA)
-            if isinstance(net, torch.nn.Module):
-                net.to(pred.device)
         if "psnr" in self.metrics:
             self._add("psnr", psnr(pred, target).clamp(max=100.0))  # identical images: capped at 100 dB
         if "ssim" in self.metrics:
@@ -81,10 +94,12 @@ class InpaintingMetrics:
         if "l1_hole" in self.metrics:
             self._add("l1_hole", l1_hole(pred, target, mask))
         if "lpips" in self.metrics:
-            self._add("lpips", self.lpips(pred, target))
+            on = _device_of(self.lpips, pred)
+            self._add("lpips", self.lpips(pred.to(on), target.to(on)))
         if self.inception is not None:
-            fr = target_features if target_features is not None else self.inception(target)
-            ff = pred_features if pred_features is not None else self.inception(pred)
+            on = _device_of(self.inception, pred)
+            fr = target_features if target_features is not None else self.inception(target.to(on))
+            ff = pred_features if pred_features is not None else self.inception(pred.to(on))
             self.real_stats.update(fr)
             self.fake_stats.update(ff)
             if "p_ids" in self.metrics or "u_ids" in self.metrics:

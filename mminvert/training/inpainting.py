@@ -114,6 +114,7 @@ class InpaintingModule(pl.LightningModule):
     def on_validation_epoch_start(self) -> None:
         if self._metrics is None:
             self._metrics = InpaintingMetrics(self.val_metric_names, num_classes=self.model.encoder.num_classes)
+        self._metrics.to(self.device)  # Inception / LPIPS (fid, lpips in val_metrics) run on the module's device
         self._metrics.reset()
         self.val_examples = None
 
