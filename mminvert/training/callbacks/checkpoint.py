@@ -126,6 +126,7 @@ class StepCheckpoint(pl.Callback):
         self._raise_if_stopping()
         if trainer.global_step != self._saved_step and not trainer.sanity_checking:
             self._save(trainer, trainer.global_step, periodic=False)
+        self._preempt.uninstall()  # the signals' own handlers again (submitit's, Lightning's) after training
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         self._stopping = None
