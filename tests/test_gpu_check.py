@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 STAGES = {"numerics_ops", "numerics_generator", "numerics_bf16_step", "smoke_inpainting", "smoke_stylegan2",
           "smoke_diverse", "smoke_wgan_gp", "smoke_ddp", "smoke_bf16_mixed", "throughput_stylegan2",
           "throughput_mminvertfill", "throughput_evaluation"}
 
 
+@pytest.mark.slow  # about 1.5 min on 2 idle cores (12 stages, several short training runs)
 def test_gpu_check_cpu_mode_runs_every_stage(tmp_path):
     out = tmp_path / "gpu_check.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO)}
