@@ -6,10 +6,11 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import cv2
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, Sampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, SequentialSampler
 
 from .dataset import InpaintingDataset
 from .masks import MaskGenerator, ModalityMasks
@@ -26,6 +27,7 @@ def seed_worker(worker_id: int) -> None:
     s = torch.initial_seed() % 2**32
     np.random.seed(s)
     random.seed(s)
+    cv2.setNumThreads(1)  # one OpenCV thread per worker: N workers x all cores oversubscribe the CPU
 
 
 class ResumableSampler(Sampler[int]):
@@ -91,6 +93,7 @@ class InpaintingDataModule(pl.LightningDataModule):
         on_error: str = "raise",
         pin_memory: bool | None = None,
         cache_edges: bool = False,
+        images_only: bool = False,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -103,6 +106,7 @@ class InpaintingDataModule(pl.LightningDataModule):
         self.crop, self.hflip, self.augment, self.edges = crop, hflip, augment, dict(edges or {})
         self.num_workers, self.val_batch_size = int(num_workers), val_batch_size
         self.seed, self.on_error, self.pin_memory, self.cache_edges = int(seed), on_error, pin_memory, cache_edges
+        self.images_only = bool(images_only)  # batches of {image, index, path}: GAN training needs no masks or edges
         self.datasets: dict[str, InpaintingDataset] = {}
 
     # ------------------------------------------------------------------------------- datasets
@@ -127,7 +131,7 @@ class InpaintingDataModule(pl.LightningDataModule):
             eval_masks=eval_masks, modality=self.modality if train else None, train=train, crop=self.crop,
             hflip=self.hflip, augment=self.augment if train else None, edges=self.edges,
             seed=self.seed + {"train": 0, "val": 1, "test": 2}[split], on_error=self.on_error,
-            cache_edges=self.cache_edges, num_classes=self.num_classes)
+            cache_edges=self.cache_edges, num_classes=self.num_classes, images_only=self.images_only)
 
     def prepare_data(self) -> None:
         """Generate the fixed evaluation masks once (Lightning runs this on one process per node)."""
@@ -194,6 +198,12 @@ class InpaintingDataModule(pl.LightningDataModule):
     def _global_step(self) -> int:
         trainer = getattr(self, "trainer", None)
         return int(trainer.global_step) if trainer is not None else 0
+
+    def real_images(self) -> Dataset:
+        """The training split's images in index order, centre-cropped, un-augmented (FID's reference set)."""
+        from .real_images import RealImages
+
+        return RealImages(self.source_factory(split="train", resolution=self.resolution), self.resolution)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

@@ -74,7 +74,7 @@ class InpaintingDataset(Dataset):
                  eval_masks: Any = None, modality: ModalityMasks | None = None, train: bool = True,
                  crop: str = "center", hflip: bool = False, augment: Any = None,
                  edges: dict[str, float] | None = None, seed: int = 0, on_error: str = "raise",
-                 cache_edges: bool = False, num_classes: int | None = None) -> None:
+                 cache_edges: bool = False, num_classes: int | None = None, images_only: bool = False) -> None:
         if mask_generator is None and eval_masks is None:
             raise ValueError("a dataset needs a mask generator or a set of evaluation masks")
         if crop not in ("center", "random"):
@@ -87,6 +87,7 @@ class InpaintingDataset(Dataset):
         self.edges = dict(edges or {})
         self.seed, self.on_error = int(seed), on_error
         self.num_classes = num_classes  # labels are checked against it (None: not checked)
+        self.images_only = bool(images_only)  # {image, index, path} only: no edges or masks (GAN training)
         self.skipped = 0
         # Edge maps of un-augmented, centre-cropped images depend only on the index: cache them (per worker).
         self.cache_edges = cache_edges and augment is None and (crop == "center" or not train)
@@ -136,6 +137,8 @@ class InpaintingDataset(Dataset):
                 torch.manual_seed(int(rng.integers(0, 2**62)))
                 image, seg = self.augment(image, seg)
             img = ((image.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+        if self.images_only:
+            return {"image": image, "index": index, "path": path or ""}
         if edge is None:
             edge = canny_edges(img, **self.edges)
         mask = self.eval_masks.load(index) if self.eval_masks is not None else \

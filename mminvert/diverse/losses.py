@@ -12,6 +12,7 @@ W^enc with a random Ma(z_r) and is reconstructed against the whole real image (`
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from hydra.utils import instantiate
 from torch import Tensor, nn
 
 from ..losses import PerceptualLoss
+from ..utils.precision import autocast_off
 
 __all__ = ["DiverseLoss", "CompositeAdversarial"]
 
@@ -48,12 +50,14 @@ class CompositeAdversarial(nn.Module):
         """{'d_real', 'd_fake', 'r1' (when due)}: sum them for the discriminator's update."""
         do_r1 = self.r1_gamma > 0 and step % self.r1_interval == 0
         real = real.detach().requires_grad_(do_r1)
-        logits_real = self.discriminator(real)
+        with autocast_off(real.device) if do_r1 else contextlib.nullcontext():  # R1's double backward in fp32
+            logits_real = self.discriminator(real.float() if do_r1 else real)
         d_fake = sum(F.softplus(self.discriminator(f.detach())).mean() for f in fakes) / len(fakes)
         losses = {"d_real": F.softplus(-logits_real).mean(), "d_fake": d_fake}
         if do_r1:
-            (grad,) = torch.autograd.grad(logits_real.sum(), real, create_graph=True)
-            losses["r1"] = self.r1_gamma / 2 * grad.square().sum(dim=[1, 2, 3]).mean() * self.r1_interval
+            with autocast_off(real.device):
+                (grad,) = torch.autograd.grad(logits_real.sum(), real, create_graph=True)
+                losses["r1"] = self.r1_gamma / 2 * grad.float().square().sum(dim=[1, 2, 3]).mean() * self.r1_interval
         return losses
 
 

@@ -27,6 +27,7 @@ from ..data.masks import MaskGenerator
 from ..metrics import InpaintingMetrics
 from ..metrics.diversity import hole_l1_diversity
 from ..training.optimizers import encoder_and_discriminator_optimizers, step_schedulers
+from ..utils.precision import refuse_fp16
 from ..utils.rng import RNGStream, rank_streams_state, restore_global_rng, resume_rank_stream
 from .losses import DiverseLoss
 from .model import DiverseInversion
@@ -70,6 +71,9 @@ class DiverseModule(pl.LightningModule):
     def setup(self, stage: str) -> None:
         # Each rank draws its own data: the stream seed is offset by the rank (replaced on resume, which comes later).
         self.rng = RNGStream(self.seed * 1000 + self.global_rank)
+
+    def on_fit_start(self) -> None:
+        refuse_fp16(self.trainer, "diverse")
 
     def on_train_start(self) -> None:
         if self._resume_global_rng is not None:  # before the resumed run's data loader is created
@@ -138,6 +142,7 @@ class DiverseModule(pl.LightningModule):
     def on_validation_epoch_start(self) -> None:
         if self._metrics is None:
             self._metrics = InpaintingMetrics(self.val_metric_names)
+        self._metrics.to(self.device)  # Inception / LPIPS (fid, lpips in val_metrics) run on the module's device
         self._metrics.reset()
         self._diversity = []
         self.val_examples = None
@@ -151,11 +156,18 @@ class DiverseModule(pl.LightningModule):
                                  "fills": fills["composite"].detach().cpu()}
 
     def on_validation_epoch_end(self) -> None:
-        if self._metrics is None or self._metrics.count == 0:
+        if self._metrics is None:
+            return
+        self._metrics.merge_ranks()  # DDP: the whole validation set, the same on every rank
+        diversity = torch.cat(self._diversity) if self._diversity else torch.zeros(0)
+        total = torch.tensor([float(diversity.double().sum()), float(diversity.numel())], dtype=torch.float64)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            total = self.trainer.strategy.reduce(total.to(self.device), reduce_op="sum").cpu()
+        if self._metrics.count == 0:
             return
         values = {f"val/{k}": float(v) for k, v in self._metrics.compute().items()}
-        values["val/diversity_l1"] = float(torch.cat(self._diversity).mean())
-        self.log_dict(values, sync_dist=True, prog_bar=True)
+        values["val/diversity_l1"] = float(total[0] / total[1])
+        self.log_dict(values, prog_bar=True)
 
     # ---------------------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

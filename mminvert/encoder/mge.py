@@ -29,7 +29,8 @@ LEGACY_BOTTLENECK_DEFAULTS: dict = {"use_g0": False, "width": None}
 def one_hot_seg(seg: Tensor, num_classes: int) -> Tensor:
     """(B, H, W) int64 labels with ignore_index 255 -> (B, K, H, W) float one-hot (zeros where ignored)."""
     valid = seg != IGNORE_INDEX
-    if bool(((seg >= num_classes) & valid).any()):
+    # On CUDA the check would stall every step on a device-to-host copy; the data sets check labels on load.
+    if seg.device.type == "cpu" and bool(((seg >= num_classes) & valid).any()):
         raise ValueError(f"segmentation label >= num_classes={num_classes} (other than ignore_index 255)")
     oh = F.one_hot(seg.clamp(max=num_classes - 1) * valid, num_classes).permute(0, 3, 1, 2).to(torch.float32)
     return oh * valid.unsqueeze(1)

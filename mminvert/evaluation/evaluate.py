@@ -128,7 +128,8 @@ def _inception_features(inception: Any, real: RealFeatures, start: int, images: 
     real_feats = real.get(start, images)
     todo = ([images] if real_feats is None else []) + composites
     x = torch.cat(todo)
-    feats = torch.cat([inception(chunk) for chunk in x.split(max(1, int(max_batch)))])
+    device = next(iter(inception.parameters()), x).device  # the network's device (CUDA when evaluating there)
+    feats = torch.cat([inception(chunk.to(device)).cpu() for chunk in x.split(max(1, int(max_batch)))])
     parts = list(feats.split(images.shape[0]))
     if real_feats is None:
         real_feats = parts.pop(0)
@@ -197,6 +198,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     skipped: dict[str, str] = {}
     want_diversity = "diversity" in cfg.metrics
     inception, lpips, metrics = _shared_networks([m for m in cfg.metrics if m != "diversity"], cfg, skipped)
+    for net in (inception, lpips):  # evaluation networks run where the model runs
+        if isinstance(net, torch.nn.Module):
+            net.to(device)
     methods += [build_baseline(b, cfg, model, device, skipped) for b in cfg.baselines]
     diversity = _diversity_column(cfg, methods, lpips) if want_diversity else None
     real = _real_features(cfg, inception, n, R) if inception is not None else None

@@ -25,6 +25,16 @@ class SoftMeanLatent(nn.Module):
         self.register_buffer("target", torch.zeros(w_dim))
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
         self.tau, self.n_samples, self.period, self.seed = tau, n_samples, period, seed
+        self._host_steps: int | None = None  # `steps` on the host: no device sync per training step
+
+    def _steps(self) -> int:
+        if self._host_steps is None:  # once after construction or a load_state_dict
+            self._host_steps = int(self.steps)
+        return self._host_steps
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._host_steps = None
 
     @torch.no_grad()
     def reset(self, w_mean: Tensor) -> None:
@@ -32,10 +42,11 @@ class SoftMeanLatent(nn.Module):
         self.online.copy_(w_mean)
         self.target.copy_(w_mean)
         self.steps.zero_()
+        self._host_steps = 0
 
     @torch.no_grad()
     def sample_target(self, mapping: nn.Module, z_dim: int) -> Tensor:
-        gen = torch.Generator().manual_seed(self.seed + int(self.steps))
+        gen = torch.Generator().manual_seed(self.seed + self._steps())
         z = torch.randn(self.n_samples, z_dim, generator=gen).to(self.online.device)
         return mapping(z).mean(0)  # [paper:SML-target] w̄_tgt = mean_z mapping(z)
 
@@ -43,10 +54,11 @@ class SoftMeanLatent(nn.Module):
     def update(self, mapping: nn.Module, z_dim: int) -> Tensor:
         """One training step: maybe resample the target, then the soft update. Returns w̄_onl."""
         if self.tau > 0:
-            if int(self.steps) % self.period == 0:
+            if self._steps() % self.period == 0:
                 self.target.copy_(self.sample_target(mapping, z_dim))
             self.online.mul_(1 - self.tau).add_(self.target, alpha=self.tau)  # [paper:SML] τ·w̄_tgt + (1 − τ)·w̄_onl
         self.steps += 1
+        self._host_steps = self._steps() + 1
         return self.online
 
     def extra_repr(self) -> str:

@@ -1,6 +1,7 @@
 """Adversarial term: spectral-norm PatchGAN on cat(image, edge), non-saturating loss, lazy R1."""
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import kornia
@@ -8,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
+
+from ..utils.precision import autocast_off
 
 __all__ = ["PatchDiscriminator", "NonSaturatingAdversarial", "sobel_edges"]
 
@@ -92,10 +95,13 @@ class NonSaturatingAdversarial(nn.Module):
         else:
             real = self._real_input(batch).detach()
             wrt = real.requires_grad_(True) if do_r1 else None
-        logits_real = self.discriminator(real)
+        with autocast_off(real.device) if do_r1 else contextlib.nullcontext():  # R1's double backward in fp32
+            logits_real = self.discriminator(real.float() if do_r1 else real)
         losses = {"d_real": F.softplus(-logits_real).mean(),
                   "d_fake": F.softplus(self.discriminator(self._fake_input(out, batch, detach=True))).mean()}
         if do_r1:
-            (grad,) = torch.autograd.grad(logits_real.sum(), wrt, create_graph=True)
-            losses["r1"] = self.r1_gamma / 2 * grad.square().sum(dim=[1, 2, 3]).mean() * self.r1_interval  # [paper:R1]
+            with autocast_off(real.device):
+                (grad,) = torch.autograd.grad(logits_real.sum(), wrt, create_graph=True)
+                penalty = grad.float().square().sum(dim=[1, 2, 3]).mean()
+                losses["r1"] = self.r1_gamma / 2 * penalty * self.r1_interval  # [paper:R1]
         return losses

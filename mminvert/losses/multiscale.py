@@ -61,6 +61,8 @@ class MultiScaleLoss(nn.Module):
             seg = out.get("seg", [None] * 3)[s]
             if self.ce and seg is not None:
                 target = F.interpolate(batch["seg"][:, None].float(), size=size, mode="nearest")[:, 0].long()
-                if (target != IGNORE_INDEX).any():
-                    total = total + self.ce * F.cross_entropy(seg, target, ignore_index=IGNORE_INDEX)
+                # mean over labelled pixels, 0 without any (no host-side test of the labels: no device sync)
+                labelled = (target != IGNORE_INDEX).sum().clamp(min=1)
+                ce = F.cross_entropy(seg, target, ignore_index=IGNORE_INDEX, reduction="sum") / labelled
+                total = total + self.ce * ce
         return total

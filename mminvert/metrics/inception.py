@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..utils.precision import fp32_matmul
+
 __all__ = ["InceptionFeatures", "find_inception_weights", "nv_bilinear_resize"]
 
 FID_HELPER_FILE = "default_1.pt"
@@ -83,4 +85,5 @@ class InceptionFeatures(nn.Module):
             raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
         x = ((images.float().clamp(-1, 1) + 1) * 127.5).round()  # 8-bit levels 0..255
         x = nv_bilinear_resize(x, 299)
-        return self.net((x - 128.0) / 128.0).reshape(-1, 2048)
+        with fp32_matmul():  # FID features in full fp32 whatever the training's TF32 policy
+            return self.net((x - 128.0) / 128.0).reshape(-1, 2048)

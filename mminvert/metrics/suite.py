@@ -22,6 +22,14 @@ __all__ = ["InpaintingMetrics", "AVAILABLE_METRICS"]
 AVAILABLE_METRICS = ("fid", "p_ids", "u_ids", "lpips", "ssim", "psnr", "l1_hole", "miou")
 
 
+def _device_of(net: Any, fallback: Tensor) -> torch.device:
+    """The device of `net`'s first parameter or buffer (`fallback`'s device for a network without any)."""
+    if isinstance(net, torch.nn.Module):
+        for t in (*net.parameters(), *net.buffers()):
+            return t.device
+    return fallback.device
+
+
 class InpaintingMetrics:
     """Streaming inpainting metrics. `inception` / `lpips` modules are built lazily when a metric needs them
     (pass instances to share them across suites)."""
@@ -52,6 +60,14 @@ class InpaintingMetrics:
                                   "pretrained": getattr(lpips, "pretrained", None)}
         self.reset()
 
+    def to(self, device: torch.device | str) -> InpaintingMetrics:
+        """Run the evaluation networks (Inception, LPIPS) on `device` (validation: the module's device);
+        `update` moves the images to them."""
+        for net in (self.inception, self.lpips):
+            if isinstance(net, torch.nn.Module):
+                net.to(device)
+        return self
+
     def reset(self) -> None:
         self.sums: dict[str, float] = {}
         self.count = 0
@@ -78,16 +94,48 @@ class InpaintingMetrics:
         if "l1_hole" in self.metrics:
             self._add("l1_hole", l1_hole(pred, target, mask))
         if "lpips" in self.metrics:
-            self._add("lpips", self.lpips(pred, target))
+            on = _device_of(self.lpips, pred)
+            self._add("lpips", self.lpips(pred.to(on), target.to(on)))
         if self.inception is not None:
-            fr = target_features if target_features is not None else self.inception(target)
-            ff = pred_features if pred_features is not None else self.inception(pred)
+            on = _device_of(self.inception, pred)
+            fr = target_features if target_features is not None else self.inception(target.to(on))
+            ff = pred_features if pred_features is not None else self.inception(pred.to(on))
             self.real_stats.update(fr)
             self.fake_stats.update(ff)
             if "p_ids" in self.metrics or "u_ids" in self.metrics:
                 self.ids.update(fr, ff)
         if self.confusion is not None and seg_logits is not None and seg_target is not None:
             self.confusion.update(seg_logits.argmax(1), seg_target)
+
+    def merge_ranks(self) -> None:
+        """Under torch.distributed, make every rank's state the sum over all ranks (call on every rank before
+        `compute`): counts, metric sums, the mIoU confusion matrix, the Inception feature statistics and the
+        P-IDS/U-IDS features, so DDP validation reports the metrics of the whole validation set (not a mean of
+        per-rank means). No-op in a single process."""
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return
+        if torch.distributed.get_world_size() == 1:
+            return
+        state = {"count": self.count, "sums": self.sums,
+                 "confusion": None if self.confusion is None else self.confusion.matrix,
+                 "stats": [(s.n, s.sum, s.outer) for s in (self.real_stats, self.fake_stats)],
+                 "ids": (self.ids.real, self.ids.fake)}
+        states: list[Any] = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(states, state)
+        self.count = sum(s["count"] for s in states)
+        self.sums = {}
+        for s in states:
+            for name, value in s["sums"].items():
+                self.sums[name] = self.sums.get(name, 0.0) + value
+        if self.confusion is not None:
+            self.confusion.matrix = sum(s["confusion"] for s in states)
+        for i, stats in enumerate((self.real_stats, self.fake_stats)):
+            parts = [s["stats"][i] for s in states if s["stats"][i][0] > 0]
+            stats.n = sum(p[0] for p in parts)
+            stats.sum = sum(p[1] for p in parts) if parts else None
+            stats.outer = sum(p[2] for p in parts) if parts else None
+        self.ids.real = [a for s in states for a in s["ids"][0]]
+        self.ids.fake = [a for s in states for a in s["ids"][1]]
 
     def compute(self) -> dict[str, float]:
         if self.count == 0:

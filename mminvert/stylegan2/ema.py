@@ -20,8 +20,13 @@ def ema_beta(batch_size: int, ema_kimg: float, cur_nimg: int, rampup: float | No
 
 @torch.no_grad()
 def ema_update(ema: nn.Module, source: nn.Module, beta: float) -> None:
-    """θ_ema ← β·θ_ema + (1 − β)·θ for parameters; buffers (w_avg, constant noise) are copied."""
-    for p_ema, p in zip(ema.parameters(), source.parameters(), strict=True):
-        p_ema.copy_(p.detach().lerp(p_ema, beta))
-    for b_ema, b in zip(ema.buffers(), source.buffers(), strict=True):
-        b_ema.copy_(b)
+    """θ_ema ← β·θ_ema + (1 − β)·θ for parameters; buffers (w_avg, constant noise) are copied. Two multi-tensor
+    kernels for the whole network (on CUDA, instead of one launch per tensor)."""
+    ema_params, params = list(ema.parameters()), list(source.parameters())
+    ema_buffers, buffers = list(ema.buffers()), list(source.buffers())
+    if len(ema_params) != len(params) or len(ema_buffers) != len(buffers):
+        raise ValueError("ema and source networks differ in their parameters or buffers")
+    if params:
+        torch._foreach_lerp_(ema_params, params, 1.0 - beta)
+    if buffers:
+        torch._foreach_copy_(ema_buffers, buffers)

@@ -16,14 +16,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..utils.precision import autocast_off
 from .ops import blur
 
 __all__ = ["modulated_conv2d", "demodulation"]
 
 
 def demodulation(weight: Tensor, styles: Tensor, eps: float = 1e-8) -> Tensor:
-    """demod (B, Cout) = rsqrt(s² · ΣW² + ε) for weight (Cout, Cin, k, k) and styles (B, Cin)."""
-    return torch.rsqrt(styles.square() @ weight.square().sum([2, 3]).t() + eps)
+    """demod (B, Cout) = rsqrt(s² · ΣW² + ε) for weight (Cout, Cin, k, k) and styles (B, Cin); in fp32 (at
+    least) under autocast: a bf16 sum of Cin·k² squares loses the scale the demodulation exists to fix."""
+    with autocast_off(styles.device):
+        dtype = torch.promote_types(styles.dtype, torch.float32)
+        return torch.rsqrt(styles.to(dtype).square() @ weight.to(dtype).square().sum([2, 3]).t() + eps)
 
 
 def modulated_conv2d(

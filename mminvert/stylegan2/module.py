@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from ..utils.precision import autocast_off, refuse_fp16
 from ..utils.rng import RNGStream, rank_stream_from_state, rank_streams_state, restore_global_rng
 from .discriminator import StyleGAN2Discriminator
 from .ema import ema_beta, ema_update
@@ -115,10 +116,7 @@ class StyleGAN2Module(pl.LightningModule):
         self.to(memory_format=self.memory_format)
 
     def on_fit_start(self) -> None:
-        precision = str(self.trainer.precision)
-        if "16" in precision and "bf16" not in precision:
-            raise ValueError(f"precision={precision} is not supported for StyleGAN2 training (no loss scaling of "
-                             "the lazy regularisers); use 32 or bf16-mixed")
+        refuse_fp16(self.trainer, "StyleGAN2")
 
     def on_train_start(self) -> None:
         if self._resume_global_rng is not None:  # before the resumed run's data loader is created
@@ -187,9 +185,10 @@ class StyleGAN2Module(pl.LightningModule):
             "score_real": real_logits.mean(), "score_fake": fake_logits.mean()}
 
     def r1_loss(self, real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        reals = real.detach().requires_grad_(True)
-        logits = self.discriminator(self._aug(reals))
-        penalty = r1_penalty(logits, reals)
+        reals = real.detach().float().requires_grad_(True)
+        with autocast_off(reals.device):  # the double backward in fp32 under bf16-mixed
+            logits = self.discriminator(self._aug(reals))
+            penalty = r1_penalty(logits, reals)
         loss_r1 = penalty.mean() * (self.r1_gamma / 2)
         # `0 * logits`: every D parameter takes part in the graph (the output bias has no R1 gradient).
         return loss_r1 * self.d_reg_interval + 0 * logits.sum(), {"loss_r1": loss_r1, "r1_penalty": penalty.mean()}

@@ -24,7 +24,9 @@ from ..data.guidance import check_guidance, guided_batch
 from ..inversion import MMInvertFill
 from ..losses import InpaintingLoss
 from ..metrics import InpaintingMetrics
-from ..utils.rng import capture_global_rng, restore_global_rng
+from ..utils.precision import refuse_fp16
+from ..utils.rng import capture_global_rng, ranks_global_rng, restore_global_rng
+from .distributed import rank_seed
 from .optimizers import encoder_and_discriminator_optimizers, step_schedulers
 
 __all__ = ["InpaintingModule"]
@@ -71,10 +73,15 @@ class InpaintingModule(pl.LightningModule):
                                                     self.optimizer_factory, self.d_optimizer_factory,
                                                     self.scheduler_factory)
 
+    def on_fit_start(self) -> None:
+        refuse_fp16(self.trainer, "inpainting")
+
     def on_train_start(self) -> None:
         if self._resume_global_rng is not None:  # before the resumed run's data loader is created
             restore_global_rng(self._resume_global_rng)
             self._resume_global_rng = None
+        elif (seed := rank_seed(self.global_rank)) is not None:
+            torch.manual_seed(seed)  # DDP: each rank draws its own noise inputs (the data sampler has its own seed)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.bf16 and self.device.type == "cuda":
@@ -112,6 +119,7 @@ class InpaintingModule(pl.LightningModule):
     def on_validation_epoch_start(self) -> None:
         if self._metrics is None:
             self._metrics = InpaintingMetrics(self.val_metric_names, num_classes=self.model.encoder.num_classes)
+        self._metrics.to(self.device)  # Inception / LPIPS (fid, lpips in val_metrics) run on the module's device
         self._metrics.reset()
         self.val_examples = None
 
@@ -126,22 +134,29 @@ class InpaintingModule(pl.LightningModule):
                                  "out": _detach(out)}
 
     def on_validation_epoch_end(self) -> None:
-        if self._metrics is None or self._metrics.count == 0:
+        if self._metrics is None:
+            return
+        self._metrics.merge_ranks()  # DDP: the metrics of the whole validation set, the same on every rank
+        if self._metrics.count == 0:
             return
         values = self._metrics.compute()
-        self.log_dict({f"val/{k}": float(v) for k, v in values.items()}, sync_dist=True, prog_bar=True)
+        self.log_dict({f"val/{k}": float(v) for k, v in values.items()}, prog_bar=True)
 
     # ---------------------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["mminvert_architecture"] = self.model.architecture()
-        checkpoint["inpainting_rng"] = {"global": capture_global_rng()}
+        # every rank's global RNG (gathered: call on every rank); "global" is rank 0's, as older checkpoints hold
+        ranks = ranks_global_rng(self.trainer.world_size) if self._trainer is not None else [capture_global_rng()]
+        checkpoint["inpainting_rng"] = {"global": ranks[0], "ranks": ranks}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("inpainting_rng")
         if state is None:
             log.warning("checkpoint has no RNG state: the resumed run will not repeat the original exactly")
             return
-        self._resume_global_rng = state["global"]
+        rank = self.global_rank if self._trainer is not None else 0
+        ranks = state.get("ranks", [state["global"]])
+        self._resume_global_rng = ranks[rank] if rank < len(ranks) else None  # a new rank: seeded as a fresh run
 
 
 def _detach(x: Any) -> Any:

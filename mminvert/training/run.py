@@ -17,9 +17,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from pytorch_lightning.callbacks import ProgressBar
 
 from ..io.errors import CheckpointError
+from ..utils.precision import set_tf32
 from .callbacks import StepCheckpoint, StepProgressBar
 from .callbacks.logger_runs import LoggerRunIds, resume_logger_kwargs
 from .callbacks.run_config import SaveRunConfig, save_run_config
+from .distributed import configure_ddp
 from .evaluate_after_fit import evaluate_after_fit
 from .resume import check_resume_checkpoint, describe_checkpoint, find_resume_checkpoint
 from .run_lock import RunFolderLock, is_launching_process
@@ -212,11 +214,14 @@ def _train(cfg: DictConfig, output_dir: Path, multirun: bool) -> float | None:
     trainer_kwargs: dict[str, Any] = {}
     if any(isinstance(c, StepCheckpoint) for c in callbacks):
         trainer_kwargs["enable_checkpointing"] = False  # StepCheckpoint replaces Lightning's implicit one
-    if getattr(module, "automatic_optimization", True) is False and cfg.trainer.get("strategy") == "ddp":
-        # Manual GAN optimisation: each backward touches only G or only D, so DDP must find unused ones.
-        trainer_kwargs["strategy"] = "ddp_find_unused_parameters_true"
+    if "use_distributed_sampler" not in cfg.trainer:
+        # mminvert's data modules shard across ranks themselves (ResumableSampler, DistributedSampler for evaluation);
+        # Lightning's wrapper would shard each rank's shard again (half the data, IndexError at the epoch's end).
+        trainer_kwargs["use_distributed_sampler"] = False
+    set_tf32(cfg.get("tf32", True))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=build_loggers(cfg, resume) or False,
                                       **trainer_kwargs)
+    configure_ddp(trainer, module)  # any DDP strategy (ddp, auto with devices > 1, SLURM): find unused, SyncBN
     with warnings.catch_warnings(), (_isolated_distributed_job() if multirun else contextlib.nullcontext()):
         # Lightning warns about the data loader's worker count on tiny CPU runs; the config decides.
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")

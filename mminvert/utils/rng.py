@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["RNGStream", "capture_global_rng", "restore_global_rng", "rank_streams_state", "rank_stream_from_state",
-           "resume_rank_stream"]
+__all__ = ["RNGStream", "capture_global_rng", "restore_global_rng", "ranks_global_rng", "rank_streams_state",
+           "rank_stream_from_state", "resume_rank_stream"]
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +69,31 @@ def capture_global_rng() -> dict[str, Any]:
 
 
 def restore_global_rng(state: dict[str, Any]) -> None:
+    """Restore `capture_global_rng`'s state. CUDA states are mapped onto the devices this process sees: a
+    checkpoint of a run on 8 GPUs resumed on 1 GPU restores the first state (DDP rank r's device is its
+    `cuda:0` once CUDA_VISIBLE_DEVICES is set, else `cuda:r`), and devices without a saved state keep theirs."""
     random.setstate(state["python"])
     n = state["numpy"]
     np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    saved = state.get("cuda")
+    if saved and torch.cuda.is_available():
+        visible = torch.cuda.device_count()
+        if len(saved) != visible:
+            log.info("checkpoint holds %d CUDA RNG states, this process sees %d device(s): restoring the first %d",
+                     len(saved), visible, min(len(saved), visible))
+        for index in range(min(len(saved), visible)):
+            torch.cuda.set_rng_state(saved[index], index)
+
+
+def ranks_global_rng(world_size: int) -> list[dict[str, Any]]:
+    """`capture_global_rng()` of every DDP rank, in rank order (gathered; call on every rank)."""
+    own = capture_global_rng()
+    if world_size <= 1:
+        return [own]
+    gathered: list[Any] = [None] * world_size
+    torch.distributed.all_gather_object(gathered, own)
+    return gathered
 
 
 def rank_streams_state(stream: RNGStream, world_size: int) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from ..utils.precision import autocast_off
+
 __all__ = ["gradient_penalty", "critic_loss", "generator_loss"]
 
 
@@ -21,8 +23,9 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     if eps is None:
         eps = torch.rand(B, device=real.device, dtype=real.dtype)
     e = eps.view(B, *([1] * (real.ndim - 1)))
-    x_hat = (e * real.detach() + (1 - e) * fake.detach()).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    x_hat = (e * real.detach() + (1 - e) * fake.detach()).float().requires_grad_(True)
+    with autocast_off(x_hat.device):  # the double backward in fp32 under bf16-mixed
+        (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).square()
 
 

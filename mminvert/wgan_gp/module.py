@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from ..utils.precision import refuse_fp16
 from ..utils.rng import RNGStream, rank_streams_state, restore_global_rng, resume_rank_stream
 from .losses import critic_loss, generator_loss, gradient_penalty
 from .networks import DCGANCritic, DCGANGenerator
@@ -52,6 +53,9 @@ class WGANGPModule(pl.LightningModule):
 
     def setup(self, stage: str) -> None:
         self.rng = RNGStream(self.seed * 1000 + self.global_rank)  # replaced on resume
+
+    def on_fit_start(self) -> None:
+        refuse_fp16(self.trainer, "WGAN-GP")
 
     def on_train_start(self) -> None:
         if self._resume_global_rng is not None:

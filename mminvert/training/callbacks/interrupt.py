@@ -6,18 +6,31 @@ write it can land in a file object's finaliser, where Python prints and drops it
 again). `StopRequest` replaces the handler while training runs: the first Ctrl-C only asks to stop (the step
 ends, `last.ckpt` is written, then KeyboardInterrupt is raised), a second one interrupts at once.
 `defer_sigint()` holds SIGINT back while a file is written and delivers it afterwards.
+
+SLURM pre-emption and time limits: `sbatch --signal=USR1@<s>` (Lightning's SLURM auto-requeue) or submitit's
+`signal_delay_s` (USR2) warn a job before it is killed. The default handlers then save or requeue in the middle of a
+step, on one rank, while the other ranks wait in a collective. `PreemptionRequest` replaces them while training
+runs: the signal only asks to stop; the checkpoint callback stops every rank at the same step boundary, writes
+`last.ckpt`, then `requeue()` asks SLURM to run the job again (through submitit's own handler when submitit
+launched it, else `scontrol requeue`), and the requeued job continues from `last.ckpt`.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import re
 import signal
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
-__all__ = ["StopRequest", "defer_sigint"]
+__all__ = ["StopRequest", "PreemptionRequest", "PREEMPTION_SIGNALS", "defer_sigint"]
+
+# The pre-timeout signals of SLURM jobs: Lightning's SLURMEnvironment (USR1) and submitit (USR2).
+PREEMPTION_SIGNALS = ("SIGUSR1", "SIGUSR2")
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +94,63 @@ class StopRequest:
             raise KeyboardInterrupt
         self.requested = True
         log.warning(self.first_message)
+
+
+class PreemptionRequest:
+    """While installed (main thread only), SIGUSR1 / SIGUSR2 set `signum` instead of running their handlers; the
+    handlers that were there (submitit's, Lightning's) are kept for `requeue`."""
+
+    def __init__(self, signals: tuple[str, ...] = PREEMPTION_SIGNALS) -> None:
+        self.signals = tuple(getattr(signal, name) for name in signals if hasattr(signal, name))
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else ""
+
+    def install(self) -> None:
+        if self._previous or not _in_main_thread():
+            return
+        self.signum = None
+        self._previous = {s: signal.signal(s, self._handle) for s in self.signals}
+
+    def uninstall(self) -> None:
+        if _in_main_thread():
+            for s, handler in self._previous.items():
+                signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        self._previous = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is None:
+            log.warning("%s: the job is about to be stopped (SLURM time limit or pre-emption); saving last.ckpt at "
+                        "the end of this step, then stopping", signal.Signals(signum).name)
+        self.signum = signum
+
+    def requeue(self) -> None:
+        """Ask SLURM to run this job again (call on global rank 0, after the checkpoint is written): through the
+        handler submitit installed for the signal (it counts time-outs and re-submits the pickled job), else with
+        `scontrol requeue <job>` inside a SLURM job; outside SLURM nothing is requeued."""
+        previous = self._previous.get(self.signum) if self.signum else None
+        if callable(previous) and getattr(previous, "__module__", "").startswith("submitit"):
+            try:
+                previous(self.signum, None)
+            except SystemExit:  # submitit exits after requeueing; the run stops through Lightning instead
+                pass
+            return
+        job = os.environ.get("SLURM_JOB_ID")
+        if os.environ.get("SLURM_ARRAY_JOB_ID") and os.environ.get("SLURM_ARRAY_TASK_ID"):
+            job = f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}"
+        if not job or not re.fullmatch(r"[0-9_]+", job):
+            log.info("%s received outside a SLURM job: not requeued", self.name)
+            return
+        try:
+            result = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            log.warning("could not requeue SLURM job %s: %s; resubmit it to continue from last.ckpt", job, e)
+            return
+        if result.returncode == 0:
+            log.warning("requeued SLURM job %s: it continues from last.ckpt", job)
+        else:
+            log.warning("scontrol requeue %s failed (%s); resubmit the job to continue from last.ckpt", job,
+                        result.stderr.strip() or result.returncode)
