@@ -16,7 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
 
-from ..data import EvalMaskSet, InpaintingDataset
+from ..data import InpaintingDataset, eval_mask_set
 from ..inference.bundle import load_bundle
 from ..io import resolve_checkpoint
 from .paper_table import collect_sweep
@@ -49,7 +49,9 @@ def rows_figure(sweep_dir: str | os.PathLike, out_path: str | os.PathLike, bucke
     dm = instantiate(cfg.data)
     dm.resolution = R
     source = dm.source_factory(split="test", resolution=R)
-    masks = EvalMaskSet(Path(str(cfg.paths.data_dir)) / "eval_masks", R, bucket, count=count, seed=mask_seed).ensure()
+    cache = OmegaConf.select(cfg, "paths.cache_dir")
+    masks = eval_mask_set(Path(str(cfg.paths.data_dir)) / "eval_masks", R, bucket, count=count, seed=mask_seed,
+                          cache_root=Path(str(cache)) / "eval_masks" if cache else None).ensure()
     ds = InpaintingDataset(source, R, eval_masks=masks, train=False, edges=dm.edges, seed=int(cfg.seed) + 2)
     batch = torch.utils.data.default_collate([ds[i] for i in range(count)])
     outs = [model(batch)["composite"].float() for _, model in models]
