@@ -3,6 +3,7 @@
 - `evaluate.py ckpt=RUN` (no `data=`): the data config recorded in the checkpoint / bundle (or its run folder's
   config.yaml), so a run trained on `data=clothes` is scored on that data set's test split.
 - `evaluate.py ckpt=RUN data=<preset>`: that preset; a WARNING when its source differs from the training data.
+- `evaluate.py ckpt=RUN +data.source.num_test=100` (keys without `data=`): the training data with those changes.
 - Files that record no data set (written before records existed, outside a run folder): the default preset
   (`default_data` of conf/evaluate.yaml, the built-in scenes), with a WARNING saying so.
 
@@ -65,6 +66,11 @@ def select_data(cfg: DictConfig, ckpt_obj: Any, ckpt_path: str | Path) -> DataCh
     trained_on = describe_data(record["config"], record.get("name")) if record else None
     given = cfg.get("data")
     warnings: list[str] = []
+    patch = None
+    if given is not None and "_target_" not in given:  # +data.key=value without data=: changes to the chosen data
+        patch, given = OmegaConf.to_container(given, resolve=True), None
+        with open_dict(cfg):
+            cfg.data = None
     if given is not None:  # data=<preset> on the command line (or a composed config that sets it)
         name = _hydra_choice("data")
         description = describe_data(given, name)
@@ -75,20 +81,29 @@ def select_data(cfg: DictConfig, ckpt_obj: Any, ckpt_path: str | Path) -> DataCh
         return DataChoice(name, description, "data=", warnings, trained_on)
     if record is not None:
         with open_dict(cfg):
-            cfg.data = OmegaConf.create(record["config"])
-        return DataChoice(record.get("name"), trained_on, recorded_by, warnings, trained_on)
+            cfg.data = OmegaConf.merge(record["config"], patch or {})
+        description = trained_on if not patch else f"{trained_on} with {_flat(patch)}"
+        return DataChoice(record.get("name"), description, recorded_by, warnings, trained_on)
     default = cfg.get("default_data")
     if default is None:
         raise ValueError(f"{ckpt_path} does not record the data set it was trained on: pass data=<preset> "
                          "(conf/data/) to say which test split to evaluate")
     with open_dict(cfg):
-        cfg.data = default
+        cfg.data = OmegaConf.merge(default, patch or {})
     name = _hydra_choice("data@default_data")
-    description = describe_data(cfg.data, name)
+    description = describe_data(cfg.data, name) + (f" with {_flat(patch)}" if patch else "")
     warnings.append(f"{ckpt_path} does not record the data set it was trained on (written before checkpoints "
                     f"recorded it): evaluating on the default data set {description}. Pass data=<preset> if the model "
                     "was trained on other data.")
     return DataChoice(name, description, "default", warnings, None)
+
+
+def _flat(patch: dict[str, Any], prefix: str = "data.") -> str:
+    """{'source': {'num_test': 4}} -> 'data.source.num_test=4'."""
+    items = []
+    for k, v in patch.items():
+        items += [_flat(v, f"{prefix}{k}.")] if isinstance(v, dict) else [f"{prefix}{k}={v}"]
+    return ", ".join(items)
 
 
 def _hydra_choice(key: str) -> str | None:
