@@ -35,7 +35,7 @@ def _folder_record(root: Path) -> dict:
 def test_evaluation_follows_the_recorded_data_set(tmp_path, caplog):
     record = _folder_record(tmp_path / "images")
     cfg = _compose("evaluate", "ckpt=x")
-    assert cfg.data is None  # no data= : follow the run
+    assert cfg.get("data") is None  # no data= : follow the run
     with caplog.at_level(logging.WARNING):
         choice = select_data(cfg, {DATA_RECORD_KEY: record}, tmp_path / "x.ckpt")
     assert cfg.data.source.root == str(tmp_path / "images") and cfg.data.source._target_.endswith("FolderSource")
