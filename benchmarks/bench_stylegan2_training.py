@@ -7,7 +7,7 @@ nothing is computed), phase by phase (D main, R1, G main, path length; forward +
 the double backward of the regularisers); bytes saved for backward are summed with saved-tensor hooks
 in the same pass (an upper bound on activation memory: views of one buffer are counted twice).
 
-    python benchmarks/bench_stylegan2_training.py --time tiny:32:4 scenes_narrow32:32:16 scenes64:64:16
+    python benchmarks/bench_stylegan2_training.py --time tiny:32:4 small32:32:16 scenes64:64:16
     python benchmarks/bench_stylegan2_training.py --flops scenes64 256_configf --batch 4
 """
 from __future__ import annotations
@@ -32,11 +32,9 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 
 def compose_model(preset: str, overrides: list[str]) -> DictConfig:  # noqa: F821
     """The StyleGAN2 task with the `gan` preset (conf/gan/<preset>.yaml)."""
-    # "scenes_narrow32": the issue's reference network (64 wide, 2-layer mapping, w_dim 128) at 32 px.
-    extra = ["gan.generator.resolution=32"] if preset == "scenes_narrow32" else []
-    gan = "scenes64" if preset == "scenes_narrow32" else preset
+    # small32: the scenes64 networks (64 wide, 2-layer mapping, w_dim 128) at 32 px (conf/gan/small32.yaml).
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("config", overrides=["task=stylegan2", f"gan={gan}", "~data", "paths.output_dir=/tmp", *extra,
+        return compose("config", overrides=["task=stylegan2", f"gan={preset}", "~data", "paths.output_dir=/tmp",
                                             *overrides], return_hydra_config=False)
 
 

@@ -73,7 +73,7 @@ def main() -> None:
     if args.telea:
         rows.append(TeleaMethod())
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("evaluate", overrides=["ckpt=none", f"paths.data_dir={args.data_dir}"])
+        cfg = compose("evaluate", overrides=["ckpt=none", "data=scenes", f"paths.data_dir={args.data_dir}"])
     dm = instantiate(cfg.data)
     source = FirstItems(dm.source_factory(split="test", resolution=R), args.num_images)
     inception = InceptionFeatures()

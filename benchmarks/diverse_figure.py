@@ -41,7 +41,7 @@ def main() -> None:
     models = [(n, load_diverse(p)) for n, p in (m.split("=", 1) for m in args.model)]
     R = models[0][1].generator.resolution
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("evaluate", overrides=["ckpt=none", f"paths.data_dir={args.data_dir}"])
+        cfg = compose("evaluate", overrides=["ckpt=none", "data=scenes", f"paths.data_dir={args.data_dir}"])
     dm = instantiate(cfg.data)
     source = dm.source_factory(split="test", resolution=R)
     masks = EvalMaskSet(Path(args.data_dir) / "eval_masks", R, args.bucket, count=args.rows, seed=2025).ensure()

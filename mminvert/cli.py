@@ -4,6 +4,7 @@
     mminvert inpaint input=IMG_OR_DIR mask=MASK_OR_DIR output=DIR [ckpt=MODEL] [backend=auto] [...]
     mminvert app [ckpt=RUN_OR_CKPT_OR_BUNDLE] [port=7860] [host=127.0.0.1] [examples=DIR] [device=auto]
     mminvert table SWEEP_DIR [--out DIR] [--published FILE.yaml]
+    mminvert data check data=NAME [HYDRA_OVERRIDES ...] [--limit N]
 
 `export` writes an inference bundle that `mminvert.Inpainter.from_checkpoint` loads without Lightning or Hydra,
 or (out=*.onnx / format=onnx) an ONNX graph that `mminvert.inference.OnnxInpainter` runs without torch (docs/deploy.md).
@@ -12,6 +13,8 @@ scenes model.
 `app` serves the interactive inpainting page (docs/app.md); without ckpt it uses the bundled scenes model.
 `table` turns a finished paper-table sweep (experiment=paper/table5 ...) into table.md + table.json; it exits
 with 2, naming them, when rows are missing, failed or unknown (mminvert/evaluation/paper_table.py).
+`data check` reads a data preset's splits before training (counts, sizes, label ids, classes) and exits with 1 on
+problems (mminvert/data/check.py).
 """
 from __future__ import annotations
 
@@ -84,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also render the same test inputs through every row (first seed) into this PNG")
     table.add_argument("--figure-bucket", default="0.4-0.6", help="hole-ratio bucket of the figure's masks")
     table.set_defaults(spec=None)
+    data = sub.add_parser("data", help="check a data preset before training: counts, sizes, label ids, classes",
+                          usage="mminvert data check data=NAME [HYDRA_OVERRIDES ...] [--limit N]")
+    data.add_argument("action", choices=["check"])
+    data.add_argument("overrides", nargs="*", metavar="override", help="Hydra overrides of conf/config.yaml: data=NAME, "
+                      "hydra.searchpath=[file:///my/presets], data.source.root=...")
+    data.add_argument("--limit", type=int, default=None, help="check at most N images per split (default: all)")
+    data.set_defaults(spec=None)
     return parser
 
 
@@ -175,8 +185,14 @@ def _table(opts: dict[str, object]) -> int:
     return 0
 
 
+def _data(opts: dict[str, object]) -> int:
+    from .data.check import main as check_main
+
+    return check_main(list(opts["overrides"]), opts.get("limit"))  # type: ignore[arg-type]
+
+
 COMMANDS: dict[str, Callable[[dict[str, object]], int]] = {"export": _export, "inpaint": _inpaint, "app": _app,
-                                                          "table": _table}
+                                                          "table": _table, "data": _data}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,16 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Generated files (evaluation masks of new resolutions, feature caches) go to paths.cache_dir, i.e. $MMINVERT_CACHE:
+# a folder of this test session, never the user's ~/.cache/mminvert.
+if "MMINVERT_CACHE" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["MMINVERT_CACHE"] = tempfile.mkdtemp(prefix="mminvert_test_cache_")
+    atexit.register(shutil.rmtree, os.environ["MMINVERT_CACHE"], True)
+
 
 @dataclass(frozen=True)
 class StyleGAN2Fixtures:

@@ -94,7 +94,7 @@ def test_contextual_inversion_uses_the_bundled_d_for_the_bundled_generator(tmp_p
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose("evaluate", overrides=[f"ckpt={REPO / 'mminvert/assets/scenes64_inpainter.pt'}",
                                              f"output_dir={tmp_path / 'out'}", f"paths.data_dir={tmp_path / 'data'}",
-                                             "num_images=2", "data.source.num_test=2", "batch_size=2",
+                                             "num_images=2", "data=scenes", "data.source.num_test=2", "batch_size=2",
                                              "buckets=[0.4-0.6]", "metrics=[psnr]", "baselines=[contextual_inversion]",
                                              "contextual_inversion.steps=2", "feature_cache=null"])
     res = evaluate(cfg)

@@ -83,12 +83,21 @@ def _write_places2(data: Path) -> None:
     (root / "val.flist").write_text("\n".join(rel[8:]) + "\n")
 
 
+def _write_template_layout(data: Path) -> None:
+    """conf/data/folder_template.yaml as written: my_data/images/<rel>.jpg, my_data/labels/<rel>.png (ids 0..1)."""
+    for i in range(12):
+        rel = Path("sub" if i % 2 else "") / f"{i:02d}"
+        _rgb(data / "my_data" / "images" / rel.with_suffix(".jpg"), 40, 56, i)
+        _ids(data / "my_data" / "labels" / rel.with_suffix(".png"), _bands(40, 56, [0, 1, 255]))
+
+
 SMALL = ["data.source.val_count=2", "data.source.test_count=2"]
 PRESETS = {
     # preset: (writer, overrides, labelled)
     "scenes": (None, ["data.source.num_train=16", "data.source.num_val=4", "data.source.num_test=4"], True),
     "scenes_tiny": (None, [], True),
     "folder": (_write_folder, [*SMALL, "model=invertfill"], False),
+    "folder_template": (_write_template_layout, [], True),
     "cityscapes": (_write_cityscapes, SMALL, True),
     "celebahq": (_write_celebahq, SMALL, True),
     "places2": (_write_places2, ["model=invertfill"], False),

@@ -40,7 +40,7 @@ def run_dir(tmp_path_factory) -> Path:
 def _evaluate(run_dir: Path, out: Path, *overrides: str) -> dict:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("evaluate", overrides=[f"ckpt={run_dir}", f"output_dir={out}", f"paths.data_dir={run_dir}/data",
-                                             "num_images=4", "data.source.num_test=4", "batch_size=4",
+                                             "num_images=4", "+data.source.num_test=4", "batch_size=4",
                                              "buckets=[0.1-0.3,0.7-0.9]",
                                              "metrics=[fid,p_ids,u_ids,lpips,ssim,psnr,l1_hole,miou]", *overrides])
     return evaluate(cfg)
@@ -270,14 +270,15 @@ def test_progress_logs_lines_when_not_a_tty_and_draws_a_bar_on_one(caplog):
 # --- #12 defect 10: no quiet adjustment of inputs ----------------------------------------------------------
 
 def test_num_images_beyond_the_test_split_warns_and_makes_only_the_masks_used(run_dir, tmp_path, caplog):
-    data = tmp_path / "data"
+    data, cache = tmp_path / "data", tmp_path / "cache"
     with caplog.at_level("WARNING"):
-        res = _evaluate(run_dir, tmp_path / "out", "num_images=10", f"paths.data_dir={data}", "buckets=[0.4-0.6]",
-                        "metrics=[psnr]", "baselines=[]")
+        res = _evaluate(run_dir, tmp_path / "out", "num_images=10", f"paths.data_dir={data}", f"paths.cache_dir={cache}",
+                        "buckets=[0.4-0.6]", "metrics=[psnr]", "baselines=[]")
     assert "num_images=10 but the test split has only 4 images" in caplog.text
     assert res["num_images"] == 4 and "count=4" in res["masks"]
-    manifest = json.loads(next((data / "eval_masks").glob("*/0.40-0.60_spread/manifest.json")).read_text())
-    assert manifest["count"] == 4 and len(list((data / "eval_masks").glob("*/0.40-0.60_spread/*.png"))) == 4
+    assert not data.exists()  # a set the repository does not ship is made in the cache folder
+    manifest = json.loads(next((cache / "eval_masks").glob("*/0.40-0.60_spread/manifest.json")).read_text())
+    assert manifest["count"] == 4 and len(list((cache / "eval_masks").glob("*/0.40-0.60_spread/*.png"))) == 4
 
 
 def test_explicit_missing_fid_weights_is_an_error(run_dir, tmp_path):
@@ -289,7 +290,7 @@ def test_explicit_missing_fid_weights_is_an_error(run_dir, tmp_path):
 def test_evaluate_script_prints_progress_and_fails_on_a_missing_fid_file(run_dir, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     common = [sys.executable, str(REPO / "evaluate.py"), f"ckpt={run_dir}", f"paths.data_dir={run_dir}/data",
-              "num_images=4", "data.source.num_test=4", "batch_size=2", "buckets=[0.4-0.6]", "metrics=[psnr,l1_hole]"]
+              "num_images=4", "+data.source.num_test=4", "batch_size=2", "buckets=[0.4-0.6]", "metrics=[psnr,l1_hole]"]
     r = subprocess.run(common + [f"output_dir={tmp_path / 'ok'}", f"hydra.run.dir={tmp_path / 'h1'}",
                                  "progress_interval=0"], capture_output=True, text=True, timeout=600, env=env)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -95,7 +95,7 @@ def test_sets_drawn_another_way_are_not_mixed(tmp_path):
 def _evaluate(ckpt: Path, out: Path, data_dir: Path, *overrides: str) -> dict:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("evaluate", overrides=[f"ckpt={ckpt}", f"output_dir={out}", f"paths.data_dir={data_dir}",
-                                             "num_images=4", "data.source.num_test=4", "batch_size=2",
+                                             "num_images=4", "+data.source.num_test=4", "batch_size=2",
                                              "buckets=[0-0.4,0.4-1,0-1]", "metrics=[psnr,l1_hole,diversity]",
                                              "feature_cache=null", *overrides])
     return evaluate(cfg)

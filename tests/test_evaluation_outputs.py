@@ -82,7 +82,7 @@ def test_psp_recipe_sweep_makes_its_table(psp_run, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", [
         "evaluate.py", "-m", "paper=psp", f"ckpt={psp_run}", f"paths.data_dir={psp_run}/data", "num_images=4",
-        "data.source.num_test=4", "batch_size=4", "buckets=[0.4-0.6]", "metrics=[psnr,l1_hole]", "baselines=[telea]",
+        "+data.source.num_test=4", "batch_size=4", "buckets=[0.4-0.6]", "metrics=[psnr,l1_hole]", "baselines=[telea]",
         f"hydra.sweep.dir={sweep}", "progress_interval=1000"])
     GlobalHydra.instance().clear()
     runpy.run_path(str(REPO / "evaluate.py"), run_name="__main__")

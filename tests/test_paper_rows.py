@@ -111,7 +111,8 @@ def test_psp_preset_builds_and_trains_two_steps(tmp_path):
 def test_a_job_evaluates_after_fit_and_marks_its_row(tmp_path):
     cfg = _compose_row("table5", "no_pm", tmp_path, "evaluate_after_fit.enabled=true", "evaluate_after_fit.num_images=4",
                        "evaluate_after_fit.buckets=[0.1-0.3,0.7-0.9]", "evaluate_after_fit.metrics=[ssim,psnr,l1_hole]",
-                       "+evaluate_after_fit.batch_size=4", "data.source.num_test=4", "seed=3")
+                       "+evaluate_after_fit.batch_size=4", "data.source.num_test=4", "seed=3",
+                       f"paths.cache_dir={tmp_path}/cache")
     train(cfg)
     res = json.loads((tmp_path / "evaluation" / "results.json").read_text())
     assert res["buckets"] == ["0.1-0.3", "0.7-0.9"] and res["num_images"] == 4 and res["output"] == "composite"
@@ -122,8 +123,9 @@ def test_a_job_evaluates_after_fit_and_marks_its_row(tmp_path):
     record = json.loads((tmp_path / "row.json").read_text())
     assert record["table"] == "table5" and record["row"] == "no_pm" and record["seed"] == 3
     assert record["results"] == "evaluation/results.json"
-    # the evaluation used the run's data and masks (its data_dir), not evaluate.yaml's defaults
-    assert (tmp_path / "data" / "eval_masks" / "32" / "0.70-0.90_spread" / "manifest.json").is_file()
+    # the evaluation used the run's data and paths (masks the repository does not ship: its cache folder)
+    assert (tmp_path / "cache" / "eval_masks" / "32" / "0.70-0.90_spread" / "manifest.json").is_file()
+    assert res["dataset"]["count"] == 4 and res["dataset"]["resolution"] == 32
 
 
 def test_evaluation_config_takes_the_runs_data_and_rejects_unknown_keys(tmp_path):
@@ -131,7 +133,7 @@ def test_evaluation_config_takes_the_runs_data_and_rejects_unknown_keys(tmp_path
     ev = evaluation_config(cfg, tmp_path)
     assert ev.num_images == 7 and ev.output == "raw" and ev.ckpt == str(tmp_path)
     assert ev.output_dir == str(tmp_path / "evaluation") and ev.data.resolution == 32
-    assert ev.feature_cache == f"{tmp_path}/data/feature_cache" and ev.paper_row is None
+    assert ev.feature_cache == f"{ev.paths.cache_dir}/feature_cache" and ev.paper_row is None
     bad = _compose_row("table6", "gt", tmp_path, "+evaluate_after_fit.num_imgs=7")
     with pytest.raises(ValueError, match="num_imgs"):
         evaluation_config(bad, tmp_path)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from ..data.run_data import DATA_RECORD_KEY
 from ..data.scenes import SCENE_CLASSES
 from ..inference import Inpainter
 from ..inference.bundle import model_from_checkpoint_dict, save_bundle
@@ -33,6 +34,8 @@ def pick_device(device: str = "auto") -> torch.device:
 def _class_names(obj: dict, num_classes: int) -> list[str]:
     """Names stored in a bundle (`class_names`), else those of a training run's data config, else 'class k'."""
     names = obj.get("class_names")
+    if names is None:
+        names = (obj.get(DATA_RECORD_KEY) or {}).get("class_names")
     if names is None:
         names = ((obj.get("hyper_parameters") or {}).get("data") or {}).get("class_names")
     names = list(names or [])

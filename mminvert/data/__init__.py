@@ -4,6 +4,7 @@ from .augment import GeometricAugment
 from .datamodule import InpaintingDataModule, ResumableSampler
 from .dataset import InpaintingDataset, fit_geometry
 from .edges import canny_edges
+from .eval_mask_roots import eval_mask_set
 from .eval_masks import BUCKETS, WIDE_BUCKETS, EvalMaskSet, FolderMasks, bucket_ratio, parse_bucket, read_mask_file
 from .folder import CelebAMaskHQSource, FolderSource, read_image, read_labels
 from .label_maps import CELEBAMASK_CLASSES, IGNORE_INDEX, LabelMap, cityscapes_label_map
@@ -22,7 +23,7 @@ from .scenes import SCENE_CLASSES, SCENES_VERSION, ScenesSource, render_scene
 __all__ = [
     "InpaintingDataModule", "ResumableSampler", "InpaintingDataset", "fit_geometry", "GeometricAugment", "canny_edges", "BUCKETS",
     "WIDE_BUCKETS", "bucket_ratio",
-    "EvalMaskSet", "FolderMasks", "parse_bucket", "read_mask_file", "CelebAMaskHQSource", "FolderSource",
+    "EvalMaskSet", "eval_mask_set", "FolderMasks", "parse_bucket", "read_mask_file", "CelebAMaskHQSource", "FolderSource",
     "read_image", "read_labels", "CELEBAMASK_CLASSES", "IGNORE_INDEX", "LabelMap", "cityscapes_label_map",
     "MASKS_VERSION", "BoxMasks", "BucketMasks", "FreeFormMasks", "MixedMasks", "ModalityMasks", "OutpaintMasks",
     "hole_ratio", "SCENE_CLASSES", "SCENES_VERSION", "ScenesSource", "render_scene",

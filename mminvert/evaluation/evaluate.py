@@ -32,10 +32,11 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from ..data import EvalMaskSet, InpaintingDataset, bucket_ratio
+from ..data import EvalMaskSet, InpaintingDataset, bucket_ratio, eval_mask_set
 from ..data.guidance import GUIDANCE_GIVEN
-from ..inference.bundle import load_bundle
+from ..inference.bundle import model_from_checkpoint_dict
 from ..io import resolve_checkpoint
+from ..io.stylegan2 import read_checkpoint
 from ..metrics import InpaintingMetrics, known_gap
 from .baseline_rows import BASELINES, build_baseline
 from .diversity_column import DiversityColumn
@@ -44,6 +45,7 @@ from .progress import Progress
 from .real_features import RealFeatureCache, RealFeatures
 from .report import write_results
 from .row_record import write_row_record
+from .run_data import select_data, write_scored_images
 
 __all__ = ["evaluate", "FirstItems"]
 
@@ -153,6 +155,12 @@ def _diversity_column(cfg: DictConfig, methods: list[Any], lpips: Any) -> Divers
     return column
 
 
+def _mask_cache(cfg: DictConfig) -> Path | None:
+    """Where evaluation mask sets the repository does not ship are made (None: under paths.data_dir)."""
+    cache = OmegaConf.select(cfg, "paths.cache_dir")
+    return Path(str(cache)) / "eval_masks" if cache else None
+
+
 def _ratio_note(buckets: Any, mode: str) -> str:
     modes = sorted({bucket_ratio(b, mode) for b in buckets})
     return f", ratio={'/'.join(modes)}"
@@ -178,7 +186,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     _check_explicit_paths(cfg)
     device = torch.device(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     ckpt = resolve_checkpoint(cfg.ckpt)
-    model = load_bundle(ckpt, map_location="cpu")
+    ckpt_obj = read_checkpoint(ckpt, "cpu")
+    model = model_from_checkpoint_dict(ckpt_obj, ckpt)
+    data_choice = select_data(cfg, ckpt_obj, ckpt)  # cfg.data: the run's data set unless data= was given
+    del ckpt_obj
     R = model.generator.resolution
     unknown = [b for b in cfg.baselines if b not in BASELINES]
     if unknown:
@@ -192,6 +203,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     test_split = dm.source_factory(split="test", resolution=R)
     source = FirstItems(test_split, int(cfg.num_images))
     n = len(source)
+    data_choice.log(n, R)  # the first log line: data set, split, count, resolution
     if n < int(cfg.num_images):
         log.warning("num_images=%d but the test split has only %d images: evaluating %d images per bucket",
                     int(cfg.num_images), len(test_split), n)
@@ -214,8 +226,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     mask_ratio = str(cfg.get("mask_ratio", "spread"))
     hole_ratios: dict[str, dict[str, float]] = {}
     for bucket in cfg.buckets:
-        masks = EvalMaskSet(Path(cfg.paths.data_dir) / "eval_masks", R, bucket, count=n, seed=int(cfg.mask_seed),
-                            ratio=bucket_ratio(bucket, mask_ratio)).ensure()
+        masks = eval_mask_set(Path(cfg.paths.data_dir) / "eval_masks", R, bucket, count=n, seed=int(cfg.mask_seed),
+                              ratio=bucket_ratio(bucket, mask_ratio), cache_root=_mask_cache(cfg)).ensure()
         hole_ratios[str(bucket)] = _hole_ratio_summary(masks, n)
         log.info("bucket %s: hole ratios min %.3f / median %.3f / max %.3f (%s masks)", bucket,
                  *hole_ratios[str(bucket)].values(), masks.ratio)
@@ -286,7 +298,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         info["inception"] = inception.info
     if lpips is not None:
         info["lpips"] = {"net": lpips.net_name, "pretrained": lpips.pretrained}
+    write_scored_images(out_dir, source)
     payload = {"checkpoint": str(ckpt), "data": OmegaConf.select(cfg, "data.source._target_"),
+               "dataset": data_choice.info(n, R),
                "num_images": n, "buckets": list(cfg.buckets),
                "metrics": [*metrics, *(["diversity"] if diversity is not None else []), "gap"],
                "model_method": model_row.name, "output": model_row.output, "seed": cfg.get("seed"),

@@ -16,7 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
 
-from ..data import EvalMaskSet, InpaintingDataset
+from ..data import InpaintingDataset, eval_mask_set
 from ..data.guidance import guided_batch
 from ..inference.bundle import load_bundle
 from ..io import resolve_checkpoint
@@ -53,8 +53,9 @@ def rows_figure(sweep_dir: str | os.PathLike, out_path: str | os.PathLike, bucke
     dm = instantiate(cfg.data)
     dm.resolution = R
     source = dm.source_factory(split="test", resolution=R)
-    masks = EvalMaskSet(Path(str(cfg.paths.data_dir)) / "eval_masks", R, bucket, count=count, seed=mask_seed,
-                        ratio=mask_ratio).ensure()
+    cache = OmegaConf.select(cfg, "paths.cache_dir")
+    masks = eval_mask_set(Path(str(cfg.paths.data_dir)) / "eval_masks", R, bucket, count=count, seed=mask_seed,
+                          ratio=mask_ratio, cache_root=Path(str(cache)) / "eval_masks" if cache else None).ensure()
     ds = InpaintingDataset(source, R, eval_masks=masks, train=False, edges=dm.edges, seed=int(cfg.seed) + 2)
     batch = torch.utils.data.default_collate([ds[i] for i in range(count)])
     outs = [model(guided_batch(batch, guidance, dm.edges))["composite"].float() for _, model, guidance in models]

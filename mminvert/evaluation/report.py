@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ..utils.figures import readable
+
 __all__ = ["write_results", "markdown_table", "METRIC_LABELS"]
 
 # (label, higher is better)
@@ -85,6 +87,14 @@ def _diversity_note(info: dict[str, Any]) -> str:
     return note
 
 
+def _data_line(payload: dict[str, Any]) -> str:
+    """The data set scored: its description and resolution (results.json `dataset`), else the source class."""
+    ds = payload.get("dataset")
+    if not ds:
+        return str(payload.get("data"))
+    return f"{ds['description']} ({ds['split']} split, {ds['resolution']} px)"
+
+
 def write_results(out_dir: str | os.PathLike, payload: dict[str, Any], grids: dict[str, np.ndarray]) -> Path:
     """payload: {'results': {method: {bucket: {metric: value}}}, 'buckets', 'metrics', ...}."""
     out = Path(out_dir)
@@ -97,9 +107,10 @@ def write_results(out_dir: str | os.PathLike, payload: dict[str, Any], grids: di
     grid_files = []
     for b, g in grids.items():
         name = f"examples_{b}.png"
-        Image.fromarray(g).save(out / name)
+        tile = int((payload.get("dataset") or {}).get("resolution") or 0)
+        Image.fromarray(readable(g, tile) if tile else g).save(out / name)  # >= 256 px per image (nearest)
         grid_files.append((b, name))
-    lines = ["# Evaluation report", "", f"Checkpoint: `{payload.get('checkpoint')}`  ", f"Data: {payload.get('data')}, "
+    lines = ["# Evaluation report", "", f"Checkpoint: `{payload.get('checkpoint')}`  ", f"Data: {_data_line(payload)}, "
              f"{payload.get('num_images')} test images per bucket, masks: {payload.get('masks')}", ""]
     if payload.get("skipped"):
         lines += ["Skipped metrics: " + "; ".join(f"{k} ({v})" for k, v in payload["skipped"].items()), ""]

@@ -27,7 +27,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .bundle import load_bundle, save_bundle
+from ..data.run_data import DATA_RECORD_KEY, read_data_record
+from ..io.stylegan2 import read_checkpoint
+from .bundle import model_from_checkpoint_dict, save_bundle
 from .model_classes import supports_sampling
 from .windowing import ImageLike, WindowedInpainter, hole_window, read_item, window_inputs
 
@@ -46,17 +48,29 @@ class Inpainter(WindowedInpainter):
         encoder = getattr(model, "encoder", None)  # models without guidance branches read image and mask only
         self.num_classes = int(getattr(encoder, "num_classes", 0))
         self.use_aux = bool(getattr(encoder, "use_aux", False))
+        self.data_record: dict[str, Any] | None = None  # the training data (from_checkpoint), carried into bundles
         super().__init__(context, batch_size, num_samples, seed)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu", **kwargs: Any) -> Inpainter:
-        """From an inference bundle or a training checkpoint of an inpainting task (any registered model class)."""
-        return cls(load_bundle(path, map_location=device), device, **kwargs)
+        """From an inference bundle or a training checkpoint of an inpainting task (any registered model class),
+        with the record of the data set it was trained on (`data_record`, None when the file has none)."""
+        obj = read_checkpoint(path, "cpu")
+        inp = cls(model_from_checkpoint_dict(obj, path).to(device), device, **kwargs)
+        inp.data_record = read_data_record(obj, path)
+        return inp
+
+    @property
+    def class_names(self) -> list[str]:
+        """Names of the segmentation classes from the training data's record ("class k" where unknown)."""
+        names = list((self.data_record or {}).get("class_names") or [])
+        return names if len(names) == self.num_classes else [f"class {k}" for k in range(self.num_classes)]
 
     def export(self, path: str | Path, overwrite: bool = False, format: str | None = None,
                training_run: str = "") -> Path:
-        """Write an inference bundle, or an ONNX graph when `format="onnx"` or the path ends in .onnx (see
-        onnx_export.py). Refuses to replace an existing file unless `overwrite`."""
+        """Write an inference bundle carrying the class names and the record of the training data (so
+        `evaluate.py ckpt=<bundle>` scores that data set), or an ONNX graph when `format="onnx"` or the path ends
+        in .onnx (see onnx_export.py). Refuses to replace an existing file unless `overwrite`."""
         fmt = export_format(path, format)
         if Path(path).exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
@@ -64,7 +78,10 @@ class Inpainter(WindowedInpainter):
             from .onnx_export import export_onnx
 
             return export_onnx(self.model, path, training_run=training_run)
-        return save_bundle(self.model, path)
+        extra: dict[str, Any] = {"class_names": self.class_names}
+        if self.data_record is not None:
+            extra[DATA_RECORD_KEY] = self.data_record
+        return save_bundle(self.model, path, **extra)
 
     @property
     def can_sample(self) -> bool:

@@ -2,7 +2,8 @@
 
 One training step = one minibatch of reals and four phases, as in StyleGAN2 / stylegan2-ada:
   D main: softplus(D(G(z))) + softplus(−D(x))                       (non-saturating logistic loss)
-  D reg : every `d_reg_interval` steps, γ/2 · ‖∇_x D(x)‖² · interval  (lazy R1 on reals)
+  D reg : every `d_reg_interval` steps, γ/2 · ‖∇_x D(x)‖² · interval  (lazy R1 on reals; `r1_gamma=None`: γ from
+          stylegan2-ada's heuristic 0.0002·R²/batch, R = resolution, batch = global batch, logged at the first step)
   G main: softplus(−D(G(z)))
   G reg : every `g_reg_interval` steps, w_pl · (‖J_wᵀy‖ − a)² · interval (lazy path-length reg.)
 then G_ema ← lerp(G, G_ema, β). Latents are style-mixed; images pass a differentiable augmentation
@@ -35,7 +36,7 @@ from .lazy_reg import build_lazy_optimizer
 from .losses import d_logistic_loss, g_nonsaturating_loss, path_lengths, r1_penalty
 from .style_mixing import mix_styles
 
-__all__ = ["StyleGAN2Module"]
+__all__ = ["StyleGAN2Module", "r1_gamma_heuristic"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,11 @@ def _frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(f)
 
 
+def r1_gamma_heuristic(resolution: int, batch_size: int) -> float:
+    """stylegan2-ada's R1 weight for `resolution` px and a global minibatch of `batch_size`: 0.0002·R²/batch."""
+    return 0.0002 * resolution**2 / batch_size
+
+
 class StyleGAN2Module(pl.LightningModule):
     """Trains `generator` and `discriminator` adversarially; keeps `g_ema`.
 
@@ -66,7 +72,7 @@ class StyleGAN2Module(pl.LightningModule):
         g_optimizer: Callable[..., Optimizer],
         d_optimizer: Callable[..., Optimizer],
         *,
-        r1_gamma: float = 10.0,
+        r1_gamma: float | None = 10.0,
         d_reg_interval: int = 16,
         pl_weight: float = 2.0,
         g_reg_interval: int = 4,
@@ -90,7 +96,8 @@ class StyleGAN2Module(pl.LightningModule):
         self.g_ema = copy.deepcopy(generator).requires_grad_(False)  # no train/eval-dependent layers
         self.augment = augment
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
-        self.r1_gamma, self.d_reg_interval = float(r1_gamma), int(d_reg_interval)
+        self.r1_gamma = None if r1_gamma is None else float(r1_gamma)  # None: the heuristic, set at the first step
+        self.d_reg_interval = int(d_reg_interval)
         self.pl_weight, self.g_reg_interval = float(pl_weight), int(g_reg_interval)
         self.pl_batch_shrink, self.pl_decay = int(pl_batch_shrink), float(pl_decay)
         self.style_mixing_prob = float(style_mixing_prob)
@@ -105,7 +112,7 @@ class StyleGAN2Module(pl.LightningModule):
     # ------------------------------------------------------------------------------------ setup
     def configure_optimizers(self) -> list[Optimizer]:
         g_interval = self.g_reg_interval if self.pl_weight > 0 else None
-        d_interval = self.d_reg_interval if self.r1_gamma > 0 else None
+        d_interval = self.d_reg_interval if self.r1_gamma is None or self.r1_gamma > 0 else None
         return [build_lazy_optimizer(self.g_optimizer, self.generator.parameters(), g_interval),
                 build_lazy_optimizer(self.d_optimizer, self.discriminator.parameters(), d_interval)]
 
@@ -127,6 +134,10 @@ class StyleGAN2Module(pl.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> None:
         real = self._images(batch)
         b, step = real.shape[0], self.global_step
+        if self.r1_gamma is None:
+            self.r1_gamma = r1_gamma_heuristic(self.generator.resolution, b * self.trainer.world_size)
+            log.info("R1 weight r1_gamma = %.4g (0.0002·R²/batch, R = %d, global batch %d; set gan.training.r1_gamma "
+                     "to choose)", self.r1_gamma, self.generator.resolution, b * self.trainer.world_size)
         opt_g, opt_d = self.optimizers()
         logs: dict[str, Tensor] = {}
         with self.rng.active(self.device):

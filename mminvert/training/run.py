@@ -16,8 +16,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from pytorch_lightning.callbacks import ProgressBar
 
+from ..data.run_data import RecordDataSet
 from ..io.errors import CheckpointError
 from ..utils.precision import set_tf32
+from ..utils.threads import set_threads
 from .callbacks import StepCheckpoint, StepProgressBar
 from .callbacks.logger_runs import LoggerRunIds, resume_logger_kwargs
 from .callbacks.run_config import SaveRunConfig, save_run_config
@@ -195,8 +197,17 @@ def train(cfg: DictConfig) -> float | None:
         return _train(cfg, output_dir, multirun)
 
 
+def _cpu_processes(trainer: DictConfig) -> int:
+    """The job's processes that share this machine's cores: its DDP ranks when it trains on CPU, else 1."""
+    accelerator = str(trainer.get("accelerator", "auto"))
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    devices = trainer.get("devices", 1)
+    return int(devices) if on_cpu and isinstance(devices, int) and devices > 1 else 1
+
+
 def _train(cfg: DictConfig, output_dir: Path, multirun: bool) -> float | None:
     check_trainer_config(cfg.trainer)
+    set_threads(cfg.get("threads", "auto"), _cpu_processes(cfg.trainer))
     resume = _resume_checkpoint(cfg)
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
@@ -207,6 +218,8 @@ def _train(cfg: DictConfig, output_dir: Path, multirun: bool) -> float | None:
     if cfg.get("init_from"):
         init_weights(module, cfg.init_from, strict=cfg.get("init_from_strict", True))
     callbacks = build_callbacks(cfg) + [LoggerRunIds()]
+    if cfg.get("data") is not None:  # checkpoints name their data set: evaluate.py ckpt=RUN scores its test split
+        callbacks.append(RecordDataSet(cfg.data))
     if resume is not None:  # written once the checkpoint has loaded: a failed resume keeps the original record
         callbacks.append(SaveRunConfig(cfg, output_dir))
     if cfg.trainer.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):

@@ -11,6 +11,7 @@ from PIL import Image
 from torch import Tensor
 
 from ...data.preview import seg_palette
+from ...utils.figures import readable
 from .samples import log_uint8_image
 
 __all__ = ["InpaintingSampleGrid", "inpainting_grid"]
@@ -57,6 +58,6 @@ class InpaintingSampleGrid(pl.Callback):
         self.dirpath.mkdir(parents=True, exist_ok=True)
         path = self.dirpath / f"val_step_{trainer.global_step:07d}.png"
         tmp = path.with_name(f".{path.name}.tmp.png")
-        Image.fromarray(grid).save(tmp)
+        Image.fromarray(readable(grid, examples["batch"]["image"].shape[-1])).save(tmp)  # >= 256 px per image
         os.replace(tmp, path)
         log_uint8_image(trainer, "val/samples", grid, trainer.global_step)

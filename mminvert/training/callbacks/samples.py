@@ -12,6 +12,8 @@ from PIL import Image
 from torch import Tensor
 from torchvision.utils import make_grid
 
+from ...utils.figures import readable
+
 __all__ = ["SampleGrid", "to_uint8_grid"]
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,8 @@ class SampleGrid(pl.Callback):
     """Every `every_n_steps` steps (and at the end), render G_ema(z) for `num_samples` fixed z
     (seeded, the same in every run) with constant noise and ψ = `truncation_psi`.
 
-    Saved as `<dirpath>/step_<N>.png`; logged as `samples` to wandb / TensorBoard loggers (uint8).
+    Saved as `<dirpath>/step_<N>.png`, enlarged (nearest) to at least 256 px per sample; logged as `samples` to
+    wandb / TensorBoard loggers (uint8).
     """
 
     def __init__(self, dirpath: str | os.PathLike, every_n_steps: int = 500, num_samples: int = 16,
@@ -65,7 +68,8 @@ class SampleGrid(pl.Callback):
         if not trainer.is_global_zero or step == self._last_step:
             return
         self._last_step = step
-        grid = to_uint8_grid(self.render(pl_module), nrow=int(np.ceil(np.sqrt(self.num_samples))))
+        images = self.render(pl_module)
+        grid = to_uint8_grid(images, nrow=int(np.ceil(np.sqrt(self.num_samples))))
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(grid).save(self.dirpath / f"step_{step:07d}.png")
+        Image.fromarray(readable(grid, images.shape[-1])).save(self.dirpath / f"step_{step:07d}.png")
         log_uint8_image(trainer, "samples", grid, step)

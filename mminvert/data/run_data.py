@@ -1,0 +1,89 @@
+"""The data set a run trained on, recorded in its checkpoints and bundles and read back by evaluation and export.
+
+A record is plain data stored under `DATA_RECORD_KEY` of a training checkpoint or inference bundle:
+
+    {"name": "clothes" | None,          # the data preset (`data=<name>`), when Hydra chose one
+     "config": {...},                   # the resolved data config (InpaintingDataModule keys), instantiable as is
+     "resolution": 32, "num_classes": 11, "class_names": [...]}
+
+Files written before records existed carry none; for those `read_data_record` falls back to the run folder's
+resolved `config.yaml` (`<run>/config.yaml` beside `<run>/checkpoints/`), and returns None when that is missing too.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+
+__all__ = ["DATA_RECORD_KEY", "data_record", "read_data_record", "describe_data", "RecordDataSet"]
+
+log = logging.getLogger(__name__)
+
+DATA_RECORD_KEY = "mminvert_data"
+
+
+def _preset_name() -> str | None:
+    """The `data` option Hydra composed (e.g. "folder", "clothes"), or None outside a Hydra run."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return HydraConfig.get().runtime.choices.get("data") if HydraConfig.initialized() else None
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
+def data_record(data_cfg: DictConfig | dict, name: str | None = None, class_names: Any = None) -> dict[str, Any]:
+    """The record of a data config (resolved within its parent config); `class_names` from the built DataModule
+    when known (they may come from the source, e.g. a label map), else from the config."""
+    config = OmegaConf.to_container(data_cfg, resolve=True) if isinstance(data_cfg, DictConfig) else dict(data_cfg)
+    names = list(class_names or config.get("class_names") or [])
+    return {"name": name if name is not None else _preset_name(), "config": config,
+            "resolution": int(config.get("resolution") or 0), "num_classes": int(config.get("num_classes") or 0),
+            "class_names": [str(n) for n in names]}
+
+
+def _from_run_config(path: Path) -> dict[str, Any] | None:
+    """The record rebuilt from the resolved `config.yaml` of the run folder holding checkpoint `path`."""
+    folder = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    run_config = folder / "config.yaml"
+    if not run_config.is_file():
+        return None
+    try:
+        cfg = OmegaConf.load(run_config)
+    except Exception:  # noqa: BLE001 - any unreadable YAML: no record, the caller says what it does instead
+        log.warning("%s: unreadable run config; the data set of this run is unknown", run_config)
+        return None
+    data = cfg.get("data")
+    if not isinstance(data, DictConfig) or "source" not in data:
+        return None
+    return data_record(data, name=None)
+
+
+def read_data_record(obj: Any, path: str | Path) -> dict[str, Any] | None:
+    """The data record of a checkpoint / bundle dict `obj` read from `path`, else of its run folder, else None."""
+    if isinstance(obj, dict) and isinstance(obj.get(DATA_RECORD_KEY), dict):
+        return obj[DATA_RECORD_KEY]
+    return _from_run_config(Path(path))
+
+
+def describe_data(data_cfg: DictConfig | dict, name: str | None = None) -> str:
+    """A short name of a data config for log lines: the preset name and the source (folder root when it has one)."""
+    data = OmegaConf.to_container(data_cfg, resolve=True) if isinstance(data_cfg, DictConfig) else data_cfg
+    source = data.get("source") or {}
+    kind = str(source.get("_target_", "?")).rsplit(".", 1)[-1]
+    where = f" {source['root']}" if source.get("root") else ""
+    return f"{name} ({kind}{where})" if name else f"{kind}{where}"
+
+
+class RecordDataSet(pl.Callback):
+    """Store the data record in every checkpoint the trainer saves (the class names of the built DataModule)."""
+
+    def __init__(self, data_cfg: DictConfig, name: str | None = None) -> None:
+        self.data_cfg, self.name = data_cfg, name if name is not None else _preset_name()
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+        names = getattr(trainer.datamodule, "class_names", None) if trainer.datamodule is not None else None
+        checkpoint[DATA_RECORD_KEY] = data_record(self.data_cfg, self.name, names)
