@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections import Counter
 from pathlib import Path
 
 from rich.progress import track
 
+from ..io.atomic import atomic_write_text
 from .image_files import image_size, output_suffix, read_image_file, write_image_file
 from .inpainter import Inpainter
 
@@ -111,9 +111,8 @@ class OutputManifest:
 
     def record(self, target: Path) -> None:
         self.files[target.relative_to(self.folder).as_posix()] = _sha256(target)
-        tmp = self.path.with_name(f"{self.NAME}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"format": "mminvert.inpaint_outputs", "version": 1, "files": self.files}, indent=1))
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, json.dumps({"format": "mminvert.inpaint_outputs", "version": 1,
+                                                 "files": self.files}, indent=1))
 
 
 def _read_pair(img_path: Path, mask_path: Path):

@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..io.atomic import atomic_path
+
 __all__ = ["read_image_file", "write_image_file", "output_suffix", "image_size"]
 
 _TIFF = (".tif", ".tiff")
@@ -62,8 +64,7 @@ def output_suffix(input_path: Path) -> str:
 def write_image_file(image: Image.Image | np.ndarray, target: Path) -> None:
     """Write atomically (a temporary file in the same folder renamed into place); the format follows the suffix."""
     fmt = "TIFF" if target.suffix.lower() in _TIFF else "PNG"
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(target) as tmp:  # removed on any failure; a full disk's error names `target`
         if isinstance(image, Image.Image):
             image.save(tmp, format=fmt)
         else:
@@ -72,6 +73,3 @@ def write_image_file(image: Image.Image | np.ndarray, target: Path) -> None:
             if not ok:
                 raise ValueError(f"{target}: OpenCV could not encode a {image.dtype} {image.shape} image")
             tmp.write_bytes(buf.tobytes())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)

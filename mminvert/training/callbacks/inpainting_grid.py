@@ -11,6 +11,7 @@ from PIL import Image
 from torch import Tensor
 
 from ...data.preview import seg_palette
+from ...io.atomic import atomic_path
 from .samples import log_uint8_image
 
 __all__ = ["InpaintingSampleGrid", "inpainting_grid"]
@@ -56,7 +57,6 @@ class InpaintingSampleGrid(pl.Callback):
         grid = inpainting_grid(examples["batch"], examples["out"], self.max_rows)
         self.dirpath.mkdir(parents=True, exist_ok=True)
         path = self.dirpath / f"val_step_{trainer.global_step:07d}.png"
-        tmp = path.with_name(f".{path.name}.tmp.png")
-        Image.fromarray(grid).save(tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            Image.fromarray(grid).save(tmp, format="PNG")
         log_uint8_image(trainer, "val/samples", grid, trainer.global_step)
