@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from .bundle import load_bundle, save_bundle
+from .bundle import check_replaceable, load_bundle, save_bundle
 from .image_formats import NativeImage, known_pixels
 from .model_classes import supports_sampling
 
@@ -82,9 +82,11 @@ class Inpainter:
         return cls(load_bundle(path, map_location=device), device, **kwargs)
 
     def export(self, path: str | Path, overwrite: bool = False) -> Path:
-        """Write an inference bundle (refuses to replace an existing file unless `overwrite`)."""
+        """Write an inference bundle (refuses to replace an existing file unless `overwrite`, and then only an
+        earlier mminvert bundle: never an image, a training checkpoint or any other file)."""
         if Path(path).exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+        check_replaceable(path)
         return save_bundle(self.model, path)
 
     @staticmethod
