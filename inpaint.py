@@ -1,10 +1,16 @@
-"""Inpaint your images with a trained model: `python inpaint.py ckpt=... input=... mask=... output=...`."""
+"""Inpaint your images with a trained model: `python inpaint.py ckpt=... input=... mask=... output=...`.
+
+Paths may be given as typed, with spaces or non-ASCII letters (`input="my photos/été.png"`): they are quoted
+for Hydra's override grammar before it reads them (mminvert/inference/path_arguments.py)."""
+import sys
+
 import hydra
 import torch
 from omegaconf import DictConfig
 
 from mminvert.inference import Inpainter
 from mminvert.inference.cli import inpaint_paths
+from mminvert.inference.path_arguments import quote_path_arguments
 from mminvert.io import resolve_checkpoint
 
 
@@ -17,4 +23,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    sys.argv[1:] = quote_path_arguments(sys.argv[1:])
     main()

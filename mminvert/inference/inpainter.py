@@ -180,7 +180,7 @@ class Inpainter:
 
     # ------------------------------------------------------------------------------------------ steps
     def _item(self, idx: int, image: ImageLike, mask: ImageLike, seg: Any, edge: Any, invert: bool) -> _Item:
-        known_np = known_pixels(mask, invert)
+        known_np = known_pixels(mask, invert, name=f"mask {idx}")
         if isinstance(image, Tensor):
             if image.ndim != 3 or image.shape[0] != 3:
                 raise ValueError(f"tensor images must be (3, H, W) in [-1, 1], got {tuple(image.shape)}")
