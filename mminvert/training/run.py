@@ -17,11 +17,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from pytorch_lightning.callbacks import ProgressBar
 
 from ..io.errors import CheckpointError
+from ..utils.config_types import check_config_types
 from .callbacks import StepCheckpoint, StepProgressBar
 from .callbacks.logger_runs import LoggerRunIds, resume_logger_kwargs
 from .callbacks.run_config import SaveRunConfig, save_run_config
 from .evaluate_after_fit import evaluate_after_fit
-from .resume import check_resume_checkpoint, describe_checkpoint, find_resume_checkpoint
+from .resume import check_resume_checkpoint, check_resume_fits, describe_checkpoint, find_resume_checkpoint
 from .run_lock import RunFolderLock, is_launching_process
 
 __all__ = ["train", "build_module", "build_callbacks", "build_loggers", "init_weights", "check_trainer_config",
@@ -195,6 +196,8 @@ def train(cfg: DictConfig) -> float | None:
 
 def _train(cfg: DictConfig, output_dir: Path, multirun: bool) -> float | None:
     check_trainer_config(cfg.trainer)
+    for group in ("data", "model", "task", "loss", "callbacks"):  # `data.batch_size=four` names the key
+        check_config_types(cfg.get(group), group)
     resume = _resume_checkpoint(cfg)
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
@@ -204,6 +207,8 @@ def _train(cfg: DictConfig, output_dir: Path, multirun: bool) -> float | None:
     module = build_module(cfg)
     if cfg.get("init_from"):
         init_weights(module, cfg.init_from, strict=cfg.get("init_from_strict", True))
+    if resume is not None:  # another architecture or resolution: say what differs, not a load_state_dict dump
+        check_resume_fits(module, resume, cfg.ckpt_path)
     callbacks = build_callbacks(cfg) + [LoggerRunIds()]
     if resume is not None:  # written once the checkpoint has loaded: a failed resume keeps the original record
         callbacks.append(SaveRunConfig(cfg, output_dir))
