@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..io.atomic import atomic_torch_save
 from ..io.size_limits import check_checkpoint_size
 
 __all__ = ["SceneAttributeClassifier", "load_attribute_classifier", "save_attribute_classifier",
@@ -55,7 +56,7 @@ def save_attribute_classifier(path: str | Path, model: SceneAttributeClassifier,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"format": CLASSIFIER_FORMAT, "config": model.config, "state_dict": sd, "info": info}, path)
+    atomic_torch_save({"format": CLASSIFIER_FORMAT, "config": model.config, "state_dict": sd, "info": info}, path)
     return path
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..io.atomic import atomic_torch_save
 from ..io.size_limits import check_checkpoint_size
 
 __all__ = ["LatentDirections", "fit_directions", "DIRECTIONS_FORMAT", "BUNDLED_DIRECTIONS"]
@@ -82,9 +83,9 @@ class LatentDirections:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"format": DIRECTIONS_FORMAT, "names": self.names, "normals": self.normals.cpu(),
-                    "offsets": self.offsets.cpu(), "scale": self.scale.cpu(), "accuracy": self.accuracy.cpu(),
-                    "info": self.info}, path)
+        atomic_torch_save({"format": DIRECTIONS_FORMAT, "names": self.names, "normals": self.normals.cpu(),
+                           "offsets": self.offsets.cpu(), "scale": self.scale.cpu(), "accuracy": self.accuracy.cpu(),
+                           "info": self.info}, path)
         return path
 
     @classmethod
