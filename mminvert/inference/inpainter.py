@@ -6,9 +6,10 @@ resized to R, inpainted, resized back and pasted into the hole pixels only. Inpu
 (modes 1, L, LA, P, RGB, RGBA, I;16, I, F), numpy arrays (H, W), (H, W, 3) or (H, W, 4) of uint8 or uint16,
 or tensors (3, H, W) in [-1, 1]; the output has the input's type, size, mode and depth (16-bit stays 16-bit,
 grayscale stays grayscale, alpha and palette are kept): see `image_formats.py`. Masks: 1 / white = known,
-0 / black = hole (or transparent, for masks with alpha), unless `mask_invert`. A mask whose size differs
-from its image is an error (no silent resizing). An empty hole returns the input; an all-hole mask
-generates the whole image.
+0 / black = hole (or transparent, for masks with alpha), unless `mask_invert`; integer masks holding only
+0 and 1 read as 0 = hole, 1 = known (with a warning). A mask whose size differs from its image is an error
+(no silent resizing). An empty hole returns the input; an all-hole mask generates the whole image (both with
+a warning; boolean masks are taken as given).
 
 Several fills per input (models that can sample, e.g. DiverseInversion): `num_samples=K` (in the constructor
 or per call) gives a list of K results per input, drawn with `seed`; item i of a call uses seed + i, so a
