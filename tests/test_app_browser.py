@@ -49,6 +49,7 @@ def _free_port() -> int:
 def served(tmp_path_factory):
     """(url, app, known maps the model was run with) — the app with the bundled model, in this process."""
     from mminvert.app import create_app
+    from mminvert.app.launch import served_paths
     from mminvert.app.ui import CSS, THEME, build_ui
 
     app = create_app(out_dir=tmp_path_factory.mktemp("out"))
@@ -66,7 +67,7 @@ def served(tmp_path_factory):
     port = _free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False,
                 share=False, quiet=True, theme=THEME, css=CSS, footer_links=[],
-                allowed_paths=[str(app.examples[0].parent), str(app.out_dir)])
+                allowed_paths=served_paths(app))
     yield f"http://127.0.0.1:{port}/", app, seen
     demo.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -218,10 +219,26 @@ def test_a_failed_resume_keeps_the_run_config(trained_run, tmp_path):
         train(compose_cfg(run, *QUIET, "trainer.max_steps=5", data_dir_of(trained_run)))
     assert (run / "config.yaml").read_bytes() == record
 
-    run = copy_run(trained_run, tmp_path / "run2")  # readable, but of another architecture: Lightning refuses it
-    with pytest.raises(RuntimeError, match="state_dict"):
+    run = copy_run(trained_run, tmp_path / "run2")  # readable, but of another architecture: refused
+    with pytest.raises(CheckpointError, match="cannot continue this run from the checkpoint"):
         train(compose_cfg(run, *QUIET, "trainer.max_steps=5", "model.skip=false", data_dir_of(trained_run)))
     assert (run / "config.yaml").read_bytes() == record
+
+
+@pytest.mark.parametrize("override, differs", [
+    ("model/generator=random64", r"generator\.resolution: 32 in the checkpoint, 64 configured"),
+    ("model.encoder.channels=[8,16,16,32]", r"encoder\.channels: \[8, 16, 16, 16\] in the checkpoint, \[8, 16, 16, 32\] "
+                                            r"configured")])
+def test_resuming_into_another_architecture_says_what_differs(trained_run, tmp_path, override, differs):
+    run = copy_run(trained_run, tmp_path / "run")
+    with pytest.raises(CheckpointError) as info:
+        train(compose_cfg(run, *QUIET, "trainer.max_steps=5", override, data_dir_of(trained_run)))
+    message = str(info.value)
+    assert re.search(r"last\.ckpt: cannot continue this run from the checkpoint: its architecture differs", message)
+    assert re.search(differs, message), message
+    assert re.search(r"Tensors: \d+ of another shape \(e\.g\. model\.", message)
+    assert "init_from=" in message and "hydra.run.dir=" in message and "config.yaml" in message
+    assert len(message.splitlines()) < 25  # not a dump of every key
 
 
 @pytest.mark.parametrize("kind", ["stylegan2", "bundle"])
@@ -274,3 +291,13 @@ def test_a_non_numeric_trainer_setting_is_named(tmp_path):
         train(compose_cfg(tmp_path, "trainer.max_steps=abc"))
     with pytest.raises(ValueError, match=r"callbacks\.checkpoint\.every_n_steps must be an integer"):
         StepCheckpoint(tmp_path, every_n_steps="often")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.batch_size=four", r"data\.batch_size must be an integer, got 'four'"),
+    ("data.num_workers=1.5", r"data\.num_workers must be an integer, got 1\.5"),
+    ("data.hflip=maybe", r"data\.hflip must be true or false, got 'maybe'")])
+def test_a_wrongly_typed_setting_of_a_built_object_is_named(tmp_path, override, message):
+    with pytest.raises(ValueError, match=message):
+        train(compose_cfg(tmp_path, override))
+    assert not (tmp_path / "config.yaml").exists()

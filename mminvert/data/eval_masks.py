@@ -11,13 +11,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
 
+from ..io.atomic import atomic_write_bytes
 from .masks import MASKS_VERSION, BucketMasks, hole_ratio
 
 __all__ = ["BUCKETS", "WIDE_BUCKETS", "EvalMaskSet", "FolderMasks", "parse_bucket", "read_mask_file", "bucket_ratio"]
@@ -148,15 +148,7 @@ class EvalMaskSet:
 def _write_atomic(path: Path, data: bytes) -> None:
     """Write through a uniquely named temporary file and a rename. Jobs of a sweep that make the same set at
     once (the same deterministic bytes) then never see, nor leave, a half-written file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide shared sets from other users
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data)
 
 
 def _write_png(path: Path, mask: np.ndarray) -> None:

@@ -10,13 +10,13 @@ the label map nearest-downsampled (pixel centres).
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ..io.atomic import atomic_path
 from .scene_painters import (
     SCENE_CLASSES,
     apply_light,
@@ -133,7 +133,6 @@ class ScenesSource:
                 self._mem.popitem(last=False)
         elif self._dir is not None:
             self._dir.mkdir(parents=True, exist_ok=True)
-            tmp = self._dir / f".{g:08d}.{os.getpid()}.npz"
-            np.savez(tmp, image=img, labels=lab)
-            os.replace(tmp, f)  # atomic: concurrent workers never read a half-written file
+            with atomic_path(f) as tmp, open(tmp, "wb") as out:  # concurrent workers never read a half-written file
+                np.savez(out, image=img, labels=lab)
         return img, lab, None

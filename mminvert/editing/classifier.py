@@ -16,6 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..io.atomic import atomic_torch_save
+from ..io.size_limits import check_checkpoint_size
+
 __all__ = ["SceneAttributeClassifier", "load_attribute_classifier", "save_attribute_classifier",
            "BUNDLED_CLASSIFIERS", "CLASSIFIER_FORMAT", "load_descriptor"]
 
@@ -53,7 +56,7 @@ def save_attribute_classifier(path: str | Path, model: SceneAttributeClassifier,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"format": CLASSIFIER_FORMAT, "config": model.config, "state_dict": sd, "info": info}, path)
+    atomic_torch_save({"format": CLASSIFIER_FORMAT, "config": model.config, "state_dict": sd, "info": info}, path)
     return path
 
 
@@ -64,6 +67,7 @@ def load_attribute_classifier(path: str | Path = "scenes64", map_location: str |
     p = BUNDLED_CLASSIFIERS.get(str(path), Path(path).expanduser())
     if not p.is_file():
         raise FileNotFoundError(f"attribute classifier {p} does not exist (bundled names: {sorted(BUNDLED_CLASSIFIERS)})")
+    check_checkpoint_size(p)
     obj = torch.load(p, map_location=map_location, weights_only=True)
     if not isinstance(obj, dict) or obj.get("format") != CLASSIFIER_FORMAT:
         raise ValueError(f"{p} is not an mminvert attribute classifier file (format {CLASSIFIER_FORMAT!r})")
@@ -104,6 +108,7 @@ def load_descriptor(net: Descriptor, names: Sequence[str] | None = None) -> nn.M
 
 def _is_classifier_file(p: Path) -> bool:
     try:
+        check_checkpoint_size(p)
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception:  # TorchScript archives and other files: not ours
         return False

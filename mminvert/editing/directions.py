@@ -25,6 +25,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..io.atomic import atomic_torch_save
+from ..io.size_limits import check_checkpoint_size
+
 __all__ = ["LatentDirections", "fit_directions", "DIRECTIONS_FORMAT", "BUNDLED_DIRECTIONS"]
 
 DIRECTIONS_FORMAT = "mminvert.latent_directions"
@@ -80,9 +83,9 @@ class LatentDirections:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"format": DIRECTIONS_FORMAT, "names": self.names, "normals": self.normals.cpu(),
-                    "offsets": self.offsets.cpu(), "scale": self.scale.cpu(), "accuracy": self.accuracy.cpu(),
-                    "info": self.info}, path)
+        atomic_torch_save({"format": DIRECTIONS_FORMAT, "names": self.names, "normals": self.normals.cpu(),
+                           "offsets": self.offsets.cpu(), "scale": self.scale.cpu(), "accuracy": self.accuracy.cpu(),
+                           "info": self.info}, path)
         return path
 
     @classmethod
@@ -90,6 +93,7 @@ class LatentDirections:
         p = BUNDLED_DIRECTIONS.get(str(path), Path(str(path)).expanduser())
         if not p.is_file():
             raise FileNotFoundError(f"directions file {p} does not exist (bundled: {sorted(BUNDLED_DIRECTIONS)})")
+        check_checkpoint_size(p)
         obj = torch.load(p, map_location="cpu", weights_only=True)
         if not isinstance(obj, dict) or obj.get("format") != DIRECTIONS_FORMAT:
             raise ValueError(f"{p} is not an mminvert directions file (format {DIRECTIONS_FORMAT!r})")

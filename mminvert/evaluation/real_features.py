@@ -13,13 +13,14 @@ import io
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from ..io.atomic import atomic_write_bytes
 
 __all__ = ["RealFeatureCache", "RealFeatures", "image_digests", "CACHE_VERSION"]
 
@@ -70,11 +71,7 @@ class RealFeatureCache:
         np.savez(buf, key=np.array(self.key_json), features=features.astype(np.float32, copy=False),
                  digests=np.array(digests))
         # a unique temporary name: parallel sweep jobs (other hosts of a shared file system too) write at once
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide shared sets from other users
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-        os.replace(tmp, self.path)
+        atomic_write_bytes(self.path, buf.getvalue())
         log.info("cached Inception features of %d real images in %s", len(features), self.path)
 
 

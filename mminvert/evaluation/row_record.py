@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from ..io.atomic import atomic_write_text
 
 __all__ = ["ROW_RECORD", "write_row_record", "read_row_record"]
 
@@ -31,10 +32,7 @@ def write_row_record(job_dir: str | os.PathLike, table: str | None, row: str, se
     record = {"table": table, "row": row, "seed": seed, "results": str(rel),
               "finished_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
     job.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{ROW_RECORD}.", dir=job)
-    with os.fdopen(fd, "w") as f:
-        json.dump(record, f, indent=1)
-    os.replace(tmp, job / ROW_RECORD)
+    atomic_write_text(job / ROW_RECORD, json.dumps(record, indent=1))
     return job / ROW_RECORD
 
 

@@ -17,7 +17,8 @@ from ..io.errors import CheckpointError
 from ..io.stylegan2 import _atomic_save, read_checkpoint
 from .model_classes import MODEL_CLASSES, model_class_for
 
-__all__ = ["BUNDLE_FORMAT", "save_bundle", "load_bundle", "model_from_checkpoint_dict", "check_export_target"]
+__all__ = ["BUNDLE_FORMAT", "save_bundle", "load_bundle", "model_from_checkpoint_dict", "check_export_target",
+           "check_replaceable", "describe_existing_file"]
 
 BUNDLE_FORMAT = "mminvert.inpainter"
 
@@ -44,6 +45,53 @@ def check_export_target(source: str | Path, out: str | Path) -> None:
         same = "" if Path(source).resolve() == out.resolve() else f" (it is {Path(source).resolve()})"
         raise FileExistsError(f"refusing to export to {out}{same}: that is the checkpoint being exported, and "
                               "overwriting it would lose it (a bundle keeps weights only). Choose another out=.")
+
+
+_MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+          (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"), (b"BM", "a BMP image"),
+          (b"%PDF", "a PDF document"))
+
+
+def describe_existing_file(path: str | Path) -> str | None:
+    """None if `path` is an mminvert inference bundle (or an ONNX graph mminvert exported); else what it is, in
+    words ('a PNG image', 'a folder', 'a training checkpoint (step 1200)')."""
+    p = Path(path)
+    if p.is_dir():
+        return "a folder"
+    if not p.is_file():
+        return "not a regular file"
+    if p.suffix.lower() == ".onnx":  # our graphs carry their format in the metadata (onnx_export.py)
+        from .onnx_export import GRAPH_FORMAT
+
+        return None if GRAPH_FORMAT.encode() in p.read_bytes() else "an ONNX file that mminvert did not export"
+    with open(p, "rb") as f:
+        head = f.read(16)
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP image"
+    try:
+        obj = read_checkpoint(p)
+    except (CheckpointError, OSError) as e:
+        return f"a file that is not an mminvert bundle ({e})"
+    if isinstance(obj, dict) and obj.get("format") == BUNDLE_FORMAT:
+        return None
+    if isinstance(obj, dict) and "pytorch-lightning_version" in obj:
+        return f"a training checkpoint (step {obj.get('global_step', '?')})"
+    if isinstance(obj, dict) and obj.get("format"):
+        return f"a file of another format ({obj['format']!r})"
+    return "a torch or pickle file that is not an mminvert bundle"
+
+
+def check_replaceable(out: str | Path) -> None:
+    """`overwrite=true` replaces only an existing mminvert inference bundle: FileExistsError saying what `out` is
+    otherwise (an image, a training checkpoint, a folder, ...)."""
+    if Path(out).exists() or Path(out).is_symlink():
+        what = describe_existing_file(out)
+        if what is not None:
+            raise FileExistsError(f"refusing to overwrite {out}: it is {what}, not an mminvert inference bundle; "
+                                  "overwrite=true replaces only an earlier bundle. Choose another out=.")
 
 
 def model_from_checkpoint_dict(obj: Any, path: str | Path) -> torch.nn.Module:

@@ -8,22 +8,30 @@ mask for all. Nothing the user has is replaced or lost:
 - the output folder's manifest (`.mminvert_outputs.json`) lists the files this tool wrote with their SHA-256;
   `overwrite=True` replaces only those, and only while unchanged — never an input or any other file;
 - every output name is checked before the first file is written; each file is written atomically;
-- `on_error="fail"` reads and checks every image and mask first and stops, writing nothing, if one is
-  unreadable (or its mask has another size); `on_error="skip"` leaves such pairs out and lists them at the end.
+- `on_error="fail"` reads and checks every image and mask first and stops, writing nothing, if one cannot be
+  used (unreadable, a mode that cannot be written back such as CMYK, a mask of another size); `on_error="skip"`
+  leaves such pairs out and lists them at the end. Every such error names the file;
+- `output=` may not be the input folder (nor hold it); masks follow `image_formats.known_pixels` (0/1 masks,
+  holes in alpha, all-hole warnings), with warnings that name the mask file.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
-import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+from PIL import Image
 from rich.progress import track
 
+from ..io.atomic import atomic_write_text
 from .image_files import image_size, output_suffix, read_image_file, write_image_file
+from .image_formats import NativeImage, known_pixels
 
 if TYPE_CHECKING:  # any WindowedInpainter: Inpainter (torch) or OnnxInpainter (onnxruntime)
     from .windowing import WindowedInpainter as Inpainter
@@ -114,17 +122,54 @@ class OutputManifest:
 
     def record(self, target: Path) -> None:
         self.files[target.relative_to(self.folder).as_posix()] = _sha256(target)
-        tmp = self.path.with_name(f"{self.NAME}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"format": "mminvert.inpaint_outputs", "version": 1, "files": self.files}, indent=1))
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, json.dumps({"format": "mminvert.inpaint_outputs", "version": 1,
+                                                 "files": self.files}, indent=1))
 
 
-def _read_pair(img_path: Path, mask_path: Path):
-    image, mask = read_image_file(img_path), read_image_file(mask_path)
+def _read_pair(img_path: Path, mask_path: Path, mask_invert: bool) -> tuple[Image.Image | np.ndarray, np.ndarray]:
+    """The image and its mask as known pixels ((H, W) bool), checked: ValueError naming the file that cannot be
+    used (unreadable, a mode that cannot be written back, a mask of another size)."""
+    image = read_image_file(img_path)
+    try:
+        NativeImage.of(image)  # the mode check of the Inpainter, before anything is written
+    except ValueError as e:
+        raise ValueError(f"{img_path}: {e}") from None
+    mask = read_image_file(mask_path)
     if image_size(mask) != image_size(image):
         raise ValueError(f"{mask_path}: mask size {image_size(mask)} differs from image {img_path} size "
                          f"{image_size(image)} (H, W)")
-    return image, mask
+    try:
+        known = known_pixels(mask, mask_invert, name=f"mask {mask_path}")
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{mask_path}: {e}") from None
+    return image, known
+
+
+def _check_output_folder(input_path: Path, out_root: Path) -> None:
+    """`output=` must not be the input folder nor hold it: outputs are left out of the inputs, so no input
+    would remain (and the results would mix with the originals)."""
+    if not input_path.is_dir():
+        return
+    inp = input_path.resolve()
+    if inp == out_root or inp.is_relative_to(out_root):
+        where = "is the input folder" if inp == out_root else f"holds the input folder {input_path}"
+        raise ValueError(f"output={out_root} {where}: choose an output folder outside the inputs, e.g. "
+                         f"output={inp.parent / (inp.name + '_inpainted')}")
+
+
+@contextlib.contextmanager
+def _quiet(on: bool) -> Iterator[None]:
+    """Hold back the image readers' warnings (said once already, when every pair was checked)."""
+    loggers = [logging.getLogger(n) for n in ("mminvert.inference.image_formats", "mminvert.inference.image_files")]
+    levels = [lg.level for lg in loggers]
+    if on:
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 def inpaint_paths(inpainter: Inpainter, input_path: str | Path, mask_path: str | Path, output_dir: str | Path,
@@ -140,6 +185,7 @@ def inpaint_paths(inpainter: Inpainter, input_path: str | Path, mask_path: str |
     if out_root.exists() and not out_root.is_dir():
         raise NotADirectoryError(f"output={out_root} is a file: output must be a folder (created if missing)")
     out_root = out_root.resolve()
+    _check_output_folder(Path(input_path), out_root)
     pairs = collect_pairs(input_path, mask_path, exclude=out_root)
     root = Path(input_path) if Path(input_path).is_dir() else Path(input_path).parent
     targets = [[out_root / rel for rel in rels] for rels in output_paths([img for img, _ in pairs], root, K)]
@@ -154,11 +200,11 @@ def inpaint_paths(inpainter: Inpainter, input_path: str | Path, mask_path: str |
         if target.exists() and not manifest.owns(target):
             raise FileExistsError(f"{target} exists and was not written by inpaint.py (or was changed since): "
                                   "refusing to replace it even with overwrite=true; choose another output folder")
-    if on_error == "fail":  # read everything first: an unreadable file stops the run before anything is written
+    if on_error == "fail":  # read everything first: an unusable file stops the run before anything is written
         problems = []
         for img_path, m_path in pairs:
             try:
-                _read_pair(img_path, m_path)
+                _read_pair(img_path, m_path, mask_invert)
             except ValueError as e:
                 problems.append(str(e))
         if problems:
@@ -168,13 +214,14 @@ def inpaint_paths(inpainter: Inpainter, input_path: str | Path, mask_path: str |
     jobs = list(zip(pairs, targets))
     for (img_path, m_path), paths in track(jobs, description="inpainting", disable=len(jobs) < 2):
         try:
-            image, mask = _read_pair(img_path, m_path)
+            with _quiet(on_error == "fail"):  # the check above already said what it had to say about the mask
+                image, known = _read_pair(img_path, m_path, mask_invert)
         except ValueError as e:
             if on_error == "fail":
                 raise
             skipped.append(str(e))
             continue
-        result = inpainter(image, mask, mask_invert=mask_invert, num_samples=K, seed=seed)
+        result = inpainter(image, known, num_samples=K, seed=seed)
         for target, fill in zip(paths, [result] if K == 1 else result):
             target.parent.mkdir(parents=True, exist_ok=True)
             write_image_file(fill, target)

@@ -1,17 +1,31 @@
 """Image files at their own depth: reading (PIL; 16-bit RGB(A) PNG/TIFF through OpenCV, since PIL reduces them to
-8 bits) and atomic writing in a format that keeps the image's depth and mode (PNG, or TIFF for TIFF inputs)."""
+8 bits) and atomic writing in a format that keeps the image's depth and mode (PNG, or TIFF for TIFF inputs).
+
+Reading shows the image as viewers do: an EXIF orientation (a phone photo stored sideways) is applied, so an
+image, its mask and the result all have the upright size and the result displays like the input (it is written
+upright, without the tag). A file with several frames (animated GIF/WebP, multi-page TIFF) is read as its
+first frame, with a warning naming the file."""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
+
+from ..io.atomic import atomic_path
 
 __all__ = ["read_image_file", "write_image_file", "output_suffix", "image_size"]
 
+log = logging.getLogger(__name__)
 _TIFF = (".tif", ".tiff")
+_ORIENTATION = 0x0112  # EXIF tag
+# EXIF orientation -> the numpy operation that makes the stored pixels upright (as PIL's exif_transpose)
+_UPRIGHT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+            5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1), 7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+            8: lambda a: np.rot90(a, 1)}
 
 
 def _bits_per_sample(im: Image.Image, path: Path) -> int:
@@ -32,12 +46,31 @@ def read_image_file(path: str | os.PathLike) -> Image.Image | np.ndarray:
     path = Path(path)
     try:
         with Image.open(path) as im:
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:
+                log.warning("%s has %d frames (an animation or a multi-page file): only the first frame is used",
+                            path, frames)
+            orientation = im.getexif().get(_ORIENTATION, 1)
+            orientation = orientation if orientation in _UPRIGHT else 1
+            if orientation != 1:
+                log.info("%s: EXIF orientation %d applied (the image is used upright, as viewers show it)", path,
+                         orientation)
             if im.mode in ("RGB", "RGBA") and _bits_per_sample(im, path) == 16:
-                return _read_16bit_colour(path)
+                return np.ascontiguousarray(_UPRIGHT[orientation](_read_16bit_colour(path))) if orientation != 1 \
+                    else _read_16bit_colour(path)
             im.load()
-            return im.copy()
+            return _upright(im, orientation)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise ValueError(f"{path}: unreadable image ({e})") from None
+
+
+def _upright(im: Image.Image, orientation: int) -> Image.Image:
+    """A copy of `im` with its EXIF orientation applied (mode, palette and metadata kept; the tag removed)."""
+    if orientation == 1:
+        return im.copy()
+    out = ImageOps.exif_transpose(im)
+    out.info.pop("exif", None)  # the pixels are upright now: a copied orientation tag would turn them again
+    return out
 
 
 def _read_16bit_colour(path: Path) -> np.ndarray:
@@ -62,8 +95,7 @@ def output_suffix(input_path: Path) -> str:
 def write_image_file(image: Image.Image | np.ndarray, target: Path) -> None:
     """Write atomically (a temporary file in the same folder renamed into place); the format follows the suffix."""
     fmt = "TIFF" if target.suffix.lower() in _TIFF else "PNG"
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(target) as tmp:  # removed on any failure; a full disk's error names `target`
         if isinstance(image, Image.Image):
             image.save(tmp, format=fmt)
         else:
@@ -72,6 +104,3 @@ def write_image_file(image: Image.Image | np.ndarray, target: Path) -> None:
             if not ok:
                 raise ValueError(f"{target}: OpenCV could not encode a {image.dtype} {image.shape} image")
             tmp.write_bytes(buf.tobytes())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)

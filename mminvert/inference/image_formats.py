@@ -14,10 +14,15 @@ refused: converting them back and forth would change known pixels.
 
 Masks (`known_pixels`): white / high = known, black / low = hole (threshold at half the range; float masks
 at 0.5). A mask with an alpha channel (LA, RGBA, P with transparency, numpy (H, W, 2|4)) marks holes in
-either place: a pixel is known only where it is both light and opaque.
+either place: a pixel is known only where it is both light and opaque; when one of the two is constant it
+carries no mask and the other decides alone (a hole drawn only in alpha on black pixels), with a warning.
+Integer masks whose values are only 0 and 1 (the usual format of other inpainting tools) are read as
+0 = hole, 1 = known, with a warning naming the mask. A mask without a hole, or that is entirely hole
+(nothing of the input is kept), gets a warning. Boolean arrays are taken as given, without warnings.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +30,8 @@ import numpy as np
 from PIL import Image
 
 __all__ = ["NativeImage", "known_pixels"]
+
+log = logging.getLogger(__name__)
 
 _PIL_DIRECT = {"L": 1, "LA": 1, "RGB": 3, "RGBA": 3, "I;16": 1, "I;16L": 1, "I;16B": 1, "I;16N": 1, "I": 1, "F": 1}
 _FIXED_RANGE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
@@ -181,20 +188,40 @@ def _fill_palette(indices: np.ndarray, rgb: np.ndarray, hole: np.ndarray, palett
     indices[where] = nearest.astype(indices.dtype)
 
 
-def known_pixels(mask: Any, invert: bool = False) -> np.ndarray:
+def known_pixels(mask: Any, invert: bool = False, name: str = "mask") -> np.ndarray:
     """(H, W) bool, True = known (see the module docstring for the conventions). `mask`: a PIL image, a numpy
-    array or a torch tensor ((H, W) or (1, H, W), > 0.5 = known; recognised without importing torch)."""
+    array or a torch tensor ((H, W) or (1, H, W), > 0.5 = known; recognised without importing torch); warnings
+    name the mask `name` (a file name where there is one)."""
     if type(mask).__module__.startswith("torch") and hasattr(mask, "detach"):
         a = mask.detach().cpu().numpy()
         known = (a[0] if a.ndim == 3 else a) > 0.5
     elif isinstance(mask, Image.Image):
-        known = _known_from_pil(mask)
+        known = _known_from_array(_pil_mask_array(mask), name)
     elif isinstance(mask, np.ndarray):
-        known = _known_from_array(mask)
+        if mask.dtype == np.bool_ and mask.ndim == 2:
+            return np.ascontiguousarray(~mask if invert else mask)
+        known = _known_from_array(mask, name)
     else:
         raise TypeError(f"unsupported mask type {type(mask).__name__}")
-    known = np.ascontiguousarray(known)
-    return ~known if invert else known
+    known = np.ascontiguousarray(~known if invert else known)
+    if known.all():
+        log.warning("%s has no hole (every pixel is known): the image is returned unchanged. Masks are white = "
+                    "known, black = hole; pass mask_invert=true if yours are the other way round.", name)
+    elif not known.any():
+        log.warning("%s is entirely hole: nothing of the input is kept, the whole image is generated. Masks are "
+                    "white = known, black = hole; pass mask_invert=true if yours are the other way round.", name)
+    return known
+
+
+def _pil_mask_array(m: Image.Image) -> np.ndarray:
+    """A PIL mask as an array: (H, W) single channel at its own depth, or (H, W, 2) grey + alpha (8-bit)."""
+    has_alpha = m.mode in ("LA", "RGBA", "PA") or (m.mode in ("P", "L", "RGB") and "transparency" in m.info)
+    if has_alpha:
+        return np.asarray(m.convert("RGBA").convert("LA"))
+    if m.mode in _PIL_DIRECT and m.mode != "RGB":  # single-channel masks of any depth
+        a = np.asarray(m)
+        return a.astype(a.dtype.newbyteorder("="))
+    return np.asarray(m.convert("L"))  # RGB, palette (its colours, not its indices), 1-bit
 
 
 def _light(a: np.ndarray) -> np.ndarray:
@@ -207,23 +234,32 @@ def _light(a: np.ndarray) -> np.ndarray:
     return a > 0.5
 
 
-def _known_from_array(a: np.ndarray) -> np.ndarray:
+def _zero_one(a: np.ndarray, name: str, what: str = "") -> np.ndarray:
+    """`a > threshold`, or for an integer channel holding only 0 and 1: a == 1 (said in a warning)."""
+    if np.issubdtype(a.dtype, np.integer) and a.size and int(a.max()) == 1 and int(a.min()) >= 0:
+        log.warning("%s%s holds only the values 0 and 1: read as 0 = hole, 1 = known (as if 0 / 255; pass "
+                    "mask_invert=true if 1 marks the hole).", name, what)
+        return a == 1
+    return _light(a)
+
+
+def _known_from_array(a: np.ndarray, name: str = "mask") -> np.ndarray:
     if a.ndim == 2:
-        return _light(a)
+        return _zero_one(a, name)
     if a.ndim == 3 and a.shape[2] in (1, 3):
-        return _light(a[..., 0])
+        return _zero_one(a[..., 0], name)
     if a.ndim == 3 and a.shape[2] in (2, 4):  # grey/RGB + alpha: known = light and opaque
-        return _light(a[..., 0]) & _light(a[..., -1])
-    raise ValueError(f"numpy mask must be (H, W) or (H, W, 1|2|3|4), got {a.shape}")
-
-
-def _known_from_pil(m: Image.Image) -> np.ndarray:
-    has_alpha = m.mode in ("LA", "RGBA", "PA") or (m.mode == "P" and "transparency" in m.info) or \
-        (m.mode in ("L", "RGB") and "transparency" in m.info)
-    if has_alpha:
-        la = np.asarray(m.convert("RGBA").convert("LA"))
-        return (la[..., 0] > 127) & (la[..., 1] > 127)
-    if m.mode in _PIL_DIRECT and m.mode != "RGB":  # single-channel masks of any depth
-        a = np.asarray(m)
-        return _light(a.astype(a.dtype.newbyteorder("=")))
-    return np.asarray(m.convert("L")) > 127
+        colour, alpha = a[..., 0], a[..., -1]
+        colour_flat, alpha_flat = colour.min() == colour.max(), alpha.min() == alpha.max()
+        if colour_flat and not alpha_flat:
+            if not _light(colour).all():
+                log.warning("%s: its colour is the same everywhere and its alpha channel varies: the hole is read "
+                            "from the alpha channel alone (transparent = hole).", name)
+            return _zero_one(alpha, name, " (alpha channel)")
+        if alpha_flat and not colour_flat:
+            if not _light(alpha).all():
+                log.warning("%s: its alpha channel is the same everywhere (transparent): the hole is read from "
+                            "its colour alone (black = hole).", name)
+            return _zero_one(colour, name)
+        return _zero_one(colour, name) & _zero_one(alpha, name, " (alpha channel)")
+    raise ValueError(f"{name}: numpy mask must be (H, W) or (H, W, 1|2|3|4), got {a.shape}")

@@ -7,9 +7,10 @@ resized to R, inpainted, resized back and pasted into the hole pixels only. Inpu
 or tensors (3, H, W) in [-1, 1]; the output has the input's type, size, mode and depth (16-bit stays 16-bit,
 grayscale stays grayscale, alpha and palette are kept): see `image_formats.py`. The windowing, resizing and
 pasting are numpy code shared with the onnxruntime backend (`windowing.py`, `OnnxInpainter`). Masks: 1 / white = known,
-0 / black = hole (or transparent, for masks with alpha), unless `mask_invert`. A mask whose size differs
-from its image is an error (no silent resizing). An empty hole returns the input; an all-hole mask
-generates the whole image.
+0 / black = hole (or transparent, for masks with alpha), unless `mask_invert`; integer masks holding only
+0 and 1 read as 0 = hole, 1 = known (with a warning). A mask whose size differs from its image is an error
+(no silent resizing). An empty hole returns the input; an all-hole mask generates the whole image (both with
+a warning; boolean masks are taken as given).
 
 Several fills per input (models that can sample, e.g. DiverseInversion): `num_samples=K` (in the constructor
 or per call) gives a list of K results per input, drawn with `seed`; item i of a call uses seed + i, so a
@@ -29,7 +30,7 @@ from torch import Tensor
 
 from ..data.run_data import DATA_RECORD_KEY, read_data_record
 from ..io.stylegan2 import read_checkpoint
-from .bundle import model_from_checkpoint_dict, save_bundle
+from .bundle import check_replaceable, model_from_checkpoint_dict, save_bundle
 from .model_classes import supports_sampling
 from .windowing import ImageLike, WindowedInpainter, hole_window, read_item, window_inputs
 
@@ -70,10 +71,12 @@ class Inpainter(WindowedInpainter):
                training_run: str = "") -> Path:
         """Write an inference bundle carrying the class names and the record of the training data (so
         `evaluate.py ckpt=<bundle>` scores that data set), or an ONNX graph when `format="onnx"` or the path ends
-        in .onnx (see onnx_export.py). Refuses to replace an existing file unless `overwrite`."""
+        in .onnx (see onnx_export.py). Refuses to replace an existing file unless `overwrite`, and then only an
+        earlier mminvert bundle or ONNX export: never an image, a training checkpoint or any other file."""
         fmt = export_format(path, format)
         if Path(path).exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+        check_replaceable(path)
         if fmt == "onnx":
             from .onnx_export import export_onnx
 

@@ -61,7 +61,7 @@ class Window:
 def read_item(idx: int, image: ImageLike, mask: ImageLike, seg: Any = None, edge: Any = None,
               invert: bool = False) -> Item:
     """Check and convert one input; a mask or guidance map whose size differs from the image is a ValueError."""
-    known = known_pixels(mask, invert)
+    known = known_pixels(mask, invert, name=f"mask {idx}")
     if is_tensor(image):
         if image.ndim != 3 or image.shape[0] != 3:
             raise ValueError(f"tensor images must be (3, H, W) in [-1, 1], got {tuple(image.shape)}")

@@ -10,9 +10,7 @@ Formats recognised by content (never by file name alone):
 from __future__ import annotations
 
 import logging
-import os
 import pickle
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +21,10 @@ from torch import Tensor
 
 from ..stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from . import nvlabs, rosinality
+from .atomic import atomic_torch_save
 from .errors import CheckpointError
 from .safe_pickle import PersistentStub, UnsafePickleError, flatten_stub_tensors, safe_load_pickle
+from .size_limits import check_checkpoint_size
 
 __all__ = ["build_generator", "load_generator", "load_discriminator", "save_stylegan2", "export_rosinality",
            "read_checkpoint",
@@ -80,13 +80,15 @@ def _resolve(path: str | Path, bundled: dict[str, Path] | None = None) -> Path:
     return p
 
 
-def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
-    """Read a checkpoint file safely: torch zip/legacy files with weights_only, pickles restricted."""
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", max_bytes: int | None = None) -> Any:
+    """Read a checkpoint file safely: torch zip/legacy files with weights_only, pickles restricted; sizes checked
+    first against `max_bytes` (default: io/size_limits.py)."""
     p = _resolve(path)
     with open(p, "rb") as f:
         head = f.read(4)
     if p.stat().st_size == 0:
         raise CheckpointError(p, "file is empty")
+    check_checkpoint_size(p, max_bytes)
     if head[:2] == b"PK":
         if not zipfile.is_zipfile(p):
             raise CheckpointError(p, "truncated or corrupt torch zip archive")
@@ -287,18 +289,8 @@ def load_discriminator(path: str | Path, map_location: str | torch.device = "cpu
 
 
 def _atomic_save(obj: Any, path: str | Path) -> Path:
-    """torch.save to a temporary file beside `path`, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """torch.save to a temporary file beside `path`, then rename: never a half-written file (io/atomic.py)."""
+    return atomic_torch_save(obj, path)
 
 
 def save_stylegan2(path: str | Path, generator: StyleGAN2Generator,

@@ -16,7 +16,7 @@ from ..io.safe_pickle import PersistentStub
 from ..io.stylegan2 import read_checkpoint
 
 __all__ = ["read_training_checkpoint", "check_resume_checkpoint", "find_resume_checkpoint", "intact_neighbours",
-           "describe_checkpoint"]
+           "describe_checkpoint", "check_resume_fits", "architecture_differences"]
 
 log = logging.getLogger(__name__)
 _LIGHTNING_KEYS = ("pytorch-lightning_version", "state_dict", "global_step")
@@ -108,3 +108,59 @@ def find_resume_checkpoint(dirpath: str | Path) -> tuple[Path, dict[str, Any]] |
     raise CheckpointError(folder, "this run folder holds checkpoints but none can be read, so the run cannot "
                                   f"continue: {'; '.join(problems)}. Move them aside to start the run over, or "
                                   "train into a new folder.")
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    """{'generator.resolution': 32, ...} from nested dicts (lists and other values kept whole)."""
+    if not isinstance(d, dict):
+        return {prefix.rstrip("."): d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flatten(v, f"{prefix}{k}."))
+    return out
+
+
+def architecture_differences(saved: dict[str, Any], configured: dict[str, Any]) -> list[str]:
+    """'generator.resolution: 32 in the checkpoint, 64 configured' for each architecture key that differs."""
+    a, b = _flatten(saved), _flatten(configured)
+    absent = object()
+
+    def show(v: Any) -> str:
+        return "absent" if v is absent else repr(v)
+
+    return [f"{k}: {show(a.get(k, absent))} in the checkpoint, {show(b.get(k, absent))} configured"
+            for k in sorted(set(a) | set(b)) if a.get(k, absent) != b.get(k, absent)]
+
+
+def check_resume_fits(module: Any, checkpoint: dict[str, Any], path: str | Path) -> None:
+    """CheckpointError naming what differs (architecture keys such as the resolution, widths and model class;
+    missing, unexpected and reshaped tensors) when the training checkpoint `checkpoint` (read from `path`) is
+    not of the configured `module`. Lightning would otherwise fail inside `load_state_dict` with hundreds of
+    lines of key names."""
+    state = checkpoint.get("state_dict", {})
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    reshaped = [f"{k}: {tuple(state[k].shape)} in the checkpoint, {tuple(own[k].shape)} configured" for k in own
+                if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(own[k].shape)]
+    if not (missing or unexpected or reshaped):
+        return
+    saved_arch = checkpoint.get("mminvert_architecture")
+    model = getattr(module, "model", None)
+    own_arch = model.architecture() if hasattr(model, "architecture") else None
+    lines = architecture_differences(saved_arch, own_arch) if isinstance(saved_arch, dict) and own_arch else []
+
+    def some(keys: list[str]) -> str:
+        return "; ".join(keys[:3]) + (f"; ... ({len(keys)} in all)" if len(keys) > 3 else "")
+
+    tensors = [f"{len(x)} {what} (e.g. {some(x)})" for x, what in
+               ((reshaped, "of another shape"), (missing, "missing from the checkpoint"),
+                (unexpected, "in the checkpoint only")) if x]
+    what = ("its architecture differs from the configured one:\n  " + "\n  ".join(lines[:12])
+            + (f"\n  ... ({len(lines)} differences in all)" if len(lines) > 12 else "") + "\n" if lines else
+            "it holds the weights of another model than the configured one (a different task or model class).\n")
+    raise CheckpointError(path, "cannot continue this run from the checkpoint: " + what
+                          + "Tensors: " + ", ".join(tensors) + ".\n"
+                          "To continue the run, use the configuration it was started with (its config.yaml). To "
+                          "train the new configuration, start a new run: in a new run folder (hydra.run.dir=...), "
+                          f"with init_from={path} to reuse the weights that fit.")

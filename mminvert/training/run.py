@@ -18,6 +18,7 @@ from pytorch_lightning.callbacks import ProgressBar
 
 from ..data.run_data import RecordDataSet
 from ..io.errors import CheckpointError
+from ..utils.config_types import check_config_types
 from ..utils.precision import set_tf32
 from ..utils.threads import set_threads
 from .callbacks import StepCheckpoint, StepProgressBar
@@ -25,7 +26,7 @@ from .callbacks.logger_runs import LoggerRunIds, resume_logger_kwargs
 from .callbacks.run_config import SaveRunConfig, save_run_config
 from .distributed import configure_ddp
 from .evaluate_after_fit import evaluate_after_fit
-from .resume import check_resume_checkpoint, describe_checkpoint, find_resume_checkpoint
+from .resume import check_resume_checkpoint, check_resume_fits, describe_checkpoint, find_resume_checkpoint
 from .run_lock import RunFolderLock, is_launching_process
 
 __all__ = ["train", "build_module", "build_callbacks", "build_loggers", "init_weights", "check_trainer_config",
@@ -208,6 +209,8 @@ def _cpu_processes(trainer: DictConfig) -> int:
 def _train(cfg: DictConfig, output_dir: Path, multirun: bool) -> float | None:
     check_trainer_config(cfg.trainer)
     set_threads(cfg.get("threads", "auto"), _cpu_processes(cfg.trainer))
+    for group in ("data", "model", "task", "loss", "callbacks"):  # `data.batch_size=four` names the key
+        check_config_types(cfg.get(group), group)
     resume = _resume_checkpoint(cfg)
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
@@ -217,6 +220,8 @@ def _train(cfg: DictConfig, output_dir: Path, multirun: bool) -> float | None:
     module = build_module(cfg)
     if cfg.get("init_from"):
         init_weights(module, cfg.init_from, strict=cfg.get("init_from_strict", True))
+    if resume is not None:  # another architecture or resolution: say what differs, not a load_state_dict dump
+        check_resume_fits(module, resume, cfg.ckpt_path)
     callbacks = build_callbacks(cfg) + [LoggerRunIds()]
     if cfg.get("data") is not None:  # checkpoints name their data set: evaluate.py ckpt=RUN scores its test split
         callbacks.append(RecordDataSet(cfg.data))

@@ -116,8 +116,8 @@ class RunFolderLock:
 
     def _create(self) -> bool:
         tmp = self.path.with_name(f".{LOCK_NAME}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.record, indent=1) + "\n")
         try:
+            tmp.write_text(json.dumps(self.record, indent=1) + "\n")
             os.link(tmp, self.path)  # atomic, and fails if a lock exists: readers never see half a record
             return True
         except FileExistsError:

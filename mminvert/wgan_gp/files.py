@@ -2,13 +2,13 @@
 "critic": {config, state_dict}, "step"}`; `load_wgan_gp(path or bundled name)` -> (G frozen, critic frozen)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..io.atomic import atomic_torch_save
+from ..io.size_limits import check_checkpoint_size
 from .networks import DCGANCritic, DCGANGenerator
 
 __all__ = ["WGAN_GP_FORMAT", "BUNDLED_WGAN_GP", "save_wgan_gp", "load_wgan_gp", "is_wgan_gp_file"]
@@ -27,17 +27,14 @@ def save_wgan_gp(path: str | Path, generator: DCGANGenerator, critic: DCGANCriti
         return {"config": net.config, "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
 
     obj = {"format": WGAN_GP_FORMAT, **info, "generator": part(generator), "critic": part(critic)}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic_torch_save(obj, path)
 
 
 def _read(path: str | Path) -> tuple[Path, Any]:
     p = BUNDLED_WGAN_GP.get(str(path), Path(str(path)).expanduser())
     if not p.is_file():
         raise FileNotFoundError(f"WGAN-GP file {p} does not exist (bundled: {sorted(BUNDLED_WGAN_GP)})")
+    check_checkpoint_size(p)
     return p, torch.load(p, map_location="cpu", weights_only=True)
 
 

@@ -11,6 +11,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from ...io.atomic import remove_on_failure
 from .interrupt import PreemptionRequest, StopRequest, defer_sigint
 
 __all__ = ["StepCheckpoint"]
@@ -141,12 +142,14 @@ class StepCheckpoint(pl.Callback):
             return
         pid = os.getpid()  # the pid of rank 0, which writes: unique among writers of this folder
         tmp = self.dirpath / f".saving_{step:07d}.{pid}.tmp"
-        with defer_sigint():
+        parts = [path.with_name(f".{path.name}.{pid}.tmp") for path in targets[:-1]]
+        mine = [tmp, *parts] if trainer.is_global_zero else []  # rank 0 writes them, and removes them if that fails
+        # a failed write (a full disk) leaves no partial file, which would keep the disk full
+        with defer_sigint(), remove_on_failure(*mine, target=targets[-1]):
             # collective: every rank runs the save hooks, rank 0 writes
             trainer.save_checkpoint(tmp, weights_only=False)
             if trainer.is_global_zero:
-                for path in targets[:-1]:  # the same file under several names: hard link, else copy
-                    part = path.with_name(f".{path.name}.{pid}.tmp")
+                for path, part in zip(targets[:-1], parts):  # the same file under several names: hard link, else copy
                     part.unlink(missing_ok=True)
                     try:
                         os.link(tmp, part)

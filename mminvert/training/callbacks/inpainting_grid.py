@@ -11,6 +11,7 @@ from PIL import Image
 from torch import Tensor
 
 from ...data.preview import seg_palette
+from ...io.atomic import atomic_path
 from ...utils.figures import readable
 from .samples import log_uint8_image
 
@@ -57,7 +58,6 @@ class InpaintingSampleGrid(pl.Callback):
         grid = inpainting_grid(examples["batch"], examples["out"], self.max_rows)
         self.dirpath.mkdir(parents=True, exist_ok=True)
         path = self.dirpath / f"val_step_{trainer.global_step:07d}.png"
-        tmp = path.with_name(f".{path.name}.tmp.png")
-        Image.fromarray(readable(grid, examples["batch"]["image"].shape[-1])).save(tmp)  # >= 256 px per image
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            Image.fromarray(readable(grid, examples["batch"]["image"].shape[-1])).save(tmp, format="PNG")  # >= 256 px
         log_uint8_image(trainer, "val/samples", grid, trainer.global_step)

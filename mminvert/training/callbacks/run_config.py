@@ -7,6 +7,8 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
+from ...io.atomic import atomic_write_text
+
 __all__ = ["save_run_config", "SaveRunConfig"]
 
 
@@ -15,7 +17,7 @@ def save_run_config(cfg: DictConfig, output_dir: str | Path) -> None:
     """Write `<output_dir>/config.yaml`, resolved (Hydra's unresolved copy is `.hydra/config.yaml`)."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
+    atomic_write_text(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
 
 
 class SaveRunConfig(pl.Callback):
