@@ -126,7 +126,8 @@ def test_documented_command_composes_and_builds(where, overrides, stand_ins, tmp
     if generator is not None and generator.pretrained and not Path(str(generator.path)).suffix == "":
         # a paper preset naming the user's generator file (not shipped): a random one of its resolution stands in
         overrides.append(f"model/generator=random{generator.resolution}")
-    if OmegaConf.select(cfg, "loss.terms.perceptual.pretrained"):
+    if OmegaConf.select(cfg, "loss.terms.perceptual.pretrained") and \
+            OmegaConf.select(cfg, "loss.terms.perceptual.backbone") != "stylegan2_d":  # that one ships (bundled D)
         overrides.append("loss.terms.perceptual.pretrained=false")  # ImageNet/ADE20k weights: the user's files
     cfg = _compose(overrides)
     big = cfg.data.resolution > 64

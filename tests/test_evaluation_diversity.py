@@ -129,7 +129,10 @@ def test_evaluate_sampling_checkpoint_reports_diversity(tmp_path, offline):
     report = (tmp_path / "a" / "report.md").read_text()
     assert f"mean pairwise {OFFLINE_FALLBACK} between 2 fills" in report and "n/a for telea" in report
     assert "diversity↑ 0–40%" in (tmp_path / "a" / "table.md").read_text()
-    assert "uniform within 0-0.4, 0.4-1, 0-1" in saved["masks"]
+    assert "ratio=spread" in saved["masks"]  # hole ratios spread over each wide bucket
+    for bucket, (lo, hi) in (("0-0.4", (0, 0.4)), ("0.4-1", (0.4, 1)), ("0-1", (0, 1))):
+        r = saved["hole_ratios"][bucket]
+        assert lo <= r["min"] <= r["median"] <= r["max"] <= hi
 
 
 def test_evaluate_mminvertfill_has_no_diversity_and_says_why(tmp_path, offline):
