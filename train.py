@@ -3,7 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
-from mminvert.training import train
+from mminvert.runner import train
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")

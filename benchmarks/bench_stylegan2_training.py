@@ -24,8 +24,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import flop_registry
 
-from mminvert.stylegan2.module import _frozen
-from mminvert.training.run import build_module
+from mminvert.runner.run import build_module
+from mminvert.tasks.stylegan2 import _frozen
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 

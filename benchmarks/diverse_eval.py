@@ -25,10 +25,9 @@ from hydra.utils import instantiate
 from torch.utils.data import DataLoader
 
 from mminvert.data import EvalMaskSet, InpaintingDataset
-from mminvert.diverse import load_diverse
 from mminvert.evaluation.evaluate import FirstItems
 from mminvert.evaluation.methods import ModelMethod, TeleaMethod
-from mminvert.inference.bundle import load_bundle
+from mminvert.inference.bundle import load_bundle, load_diverse
 from mminvert.metrics import InpaintingMetrics
 from mminvert.metrics.diversity import hole_l1_diversity
 from mminvert.metrics.inception import InceptionFeatures

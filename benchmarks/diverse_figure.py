@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from PIL import Image
 
 from mminvert.data import EvalMaskSet, InpaintingDataset
-from mminvert.diverse import load_diverse
+from mminvert.inference.bundle import load_diverse
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 

@@ -50,9 +50,9 @@ sys.path.insert(0, str(REPO))
 CONF = REPO / "conf"
 
 from mminvert.io import load_generator  # noqa: E402
+from mminvert.runner.run import build_module, train  # noqa: E402
 from mminvert.stylegan2.modconv import modulated_conv2d  # noqa: E402
 from mminvert.stylegan2.ops import downsample2d, fir_kernel, upsample2d  # noqa: E402
-from mminvert.training.run import build_module, train  # noqa: E402
 from mminvert.utils.machine import cpu_model  # noqa: E402
 from mminvert.utils.precision import fp32_matmul  # noqa: E402
 

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from semantic_scenes import cpu_model, gemm_gflops, mean_std, rgb, test_images  # noqa: E402
 
 from mminvert.baselines import ContextualInversion  # noqa: E402
-from mminvert.baselines.magec import telea_fill  # noqa: E402
+from mminvert.baselines.telea import telea_fill  # noqa: E402
+from mminvert.baselines.wgan_gp import load_wgan_gp  # noqa: E402
 from mminvert.metrics.image_quality import l1_hole, psnr  # noqa: E402
-from mminvert.wgan_gp import load_wgan_gp  # noqa: E402
 
 
 def machine() -> str:

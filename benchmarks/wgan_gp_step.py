@@ -23,9 +23,9 @@ from omegaconf import OmegaConf
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from semantic_scenes import cpu_model, gemm_gflops  # noqa: E402
 
+from mminvert.baselines.wgan_gp import DCGANCritic, DCGANGenerator, critic_loss, generator_loss, gradient_penalty  # noqa: E402
 from mminvert.data.dataset import InpaintingDataset  # noqa: E402
 from mminvert.data.scenes import ScenesSource, render_scene  # noqa: E402
-from mminvert.wgan_gp import DCGANCritic, DCGANGenerator, critic_loss, generator_loss, gradient_penalty  # noqa: E402
 
 
 def ms_per(fn, items) -> float:

@@ -16,7 +16,7 @@ from mminvert.inference import Inpainter
 from mminvert.inference.bundle import save_bundle
 from mminvert.inference.cli import inpaint_paths
 from mminvert.io.atomic import atomic_path, atomic_write_bytes
-from mminvert.training import StepCheckpoint
+from mminvert.runner.callbacks import StepCheckpoint
 from tests.test_inversion import _tiny_model
 
 

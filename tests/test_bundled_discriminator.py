@@ -19,7 +19,7 @@ from mminvert.io import (
     save_discriminator,
     save_stylegan2,
 )
-from mminvert.stylegan2.train_discriminator import discriminator_from_preset, train_discriminator
+from mminvert.tasks.stylegan2_discriminator import discriminator_from_preset, train_discriminator
 
 REPO = Path(__file__).resolve().parents[1]
 ASSET = REPO / "mminvert" / "assets" / "scenes64_discriminator.pt"

@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from PIL import Image
 
-from mminvert.training import train
+from mminvert.runner import train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 RUN = ["++trainer.enable_progress_bar=false", "trainer.accelerator=cpu", "trainer.devices=1", "logger=csv",

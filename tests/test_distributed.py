@@ -22,12 +22,13 @@ from omegaconf import OmegaConf
 from pytorch_lightning.strategies import DDPStrategy
 from torch import nn
 
+from mminvert.baselines.wgan_gp import DCGANCritic, DCGANGenerator
+from mminvert.baselines.wgan_gp.losses import gradient_penalty
 from mminvert.metrics import InpaintingMetrics
+from mminvert.runner.run import build_module
 from mminvert.stylegan2.modconv import demodulation
-from mminvert.training.run import build_module
+from mminvert.tasks import WGANGPModule
 from mminvert.utils import rng
-from mminvert.wgan_gp import DCGANCritic, DCGANGenerator, WGANGPModule
-from mminvert.wgan_gp.losses import gradient_penalty
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -61,12 +62,12 @@ def tiny_wgan() -> WGANGPModule:
 
 # ------------------------------------------------------------------------------------------ strategy, SyncBN
 def test_any_ddp_strategy_finds_unused_parameters_and_refuses_a_static_graph(caplog):
-    from mminvert.training.distributed import configure_ddp
+    from mminvert.runner.distributed import configure_ddp
 
     trainer = pl.Trainer(accelerator="cpu", devices=2, logger=False, enable_progress_bar=False)  # strategy auto
     assert isinstance(trainer.strategy, DDPStrategy) and not trainer.strategy._ddp_kwargs.get("find_unused_parameters")
     module = tiny_wgan()
-    with caplog.at_level(logging.WARNING, logger="mminvert.training.distributed"):
+    with caplog.at_level(logging.WARNING, logger="mminvert.runner.distributed"):
         configure_ddp(trainer, module)
     assert trainer.strategy._ddp_kwargs["find_unused_parameters"] is True
     assert "BatchNorm" in caplog.text  # CPU: per-rank statistics, said so (torch's SyncBatchNorm needs CUDA)
@@ -78,7 +79,7 @@ def test_any_ddp_strategy_finds_unused_parameters_and_refuses_a_static_graph(cap
 
 
 def test_batchnorm_becomes_syncbatchnorm_under_cuda_ddp():
-    from mminvert.training.distributed import configure_ddp
+    from mminvert.runner.distributed import configure_ddp
 
     cuda = [torch.device("cuda", 0), torch.device("cuda", 1)]  # constructing the strategy needs no GPU
     trainer = SimpleNamespace(strategy=DDPStrategy(parallel_devices=cuda), world_size=2)
@@ -189,7 +190,7 @@ class _Recorder(nn.Module):
 
 
 def test_fid_reals_are_the_first_unaugmented_images_and_short_reals_warn(tiny_generator, caplog):
-    from mminvert.training.callbacks import FIDCallback
+    from mminvert.runner.callbacks import FIDCallback
 
     module = SimpleNamespace(device=torch.device("cpu"), g_ema=tiny_generator)
     recorder = _Recorder()
@@ -203,7 +204,7 @@ def test_fid_reals_are_the_first_unaugmented_images_and_short_reals_warn(tiny_ge
     short = FIDCallback(num_images=6, batch_size=4, metric_kwargs={"features": _Recorder()})
     trainer.datamodule = _Reals(length=4)
     short.on_fit_start(trainer, module)
-    with caplog.at_level(logging.WARNING, logger="mminvert.training.callbacks.fid"):
+    with caplog.at_level(logging.WARNING, logger="mminvert.runner.callbacks.fid"):
         short.compute(trainer, module)
     assert "has 4 images, fewer than callbacks.fid.num_images=6" in caplog.text
 

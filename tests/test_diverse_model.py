@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mminvert.diverse import DiverseInversion, DiverseLoss, DiverseModule, MixingNetwork
+from mminvert.diverse import DiverseInversion, DiverseLoss, MixingNetwork
 from mminvert.stylegan2 import StyleGAN2Generator
+from mminvert.tasks import DiverseModule
 
 CHANNELS = {4: 32, 8: 32, 16: 16, 32: 16}
 NARROW = dict(encoder=dict(channels=[8, 8, 16, 16], fpn_width=16, map_hidden=16), mixing=dict(hidden=16),

@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from mminvert.diverse import DiverseInversion
-from mminvert.training import train
+from mminvert.runner import train
 from tests.test_inpainting_training import CONF, losses_by_step, read_metrics
 
 BASE = ["experiment=diverse_tiny", "++trainer.enable_progress_bar=false", "trainer.accelerator=cpu", "trainer.devices=1",
@@ -127,8 +127,8 @@ def test_trains_without_real_data(tmp_path):
 def test_checkpoint_loads_for_inference_with_several_fills_and_exports(tmp_path):
     import numpy as np
 
-    from mminvert.diverse import load_diverse
     from mminvert.inference import Inpainter
+    from mminvert.inference.bundle import load_diverse
 
     train(compose_cfg(tmp_path, "trainer.max_steps=1", "+trainer.limit_val_batches=0"))
     ckpt = tmp_path / "checkpoints" / "last.ckpt"

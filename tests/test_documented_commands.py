@@ -22,7 +22,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
 
-from mminvert.training.run import build_module
+from mminvert.runner.run import build_module
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"

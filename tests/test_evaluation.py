@@ -18,8 +18,8 @@ from mminvert.inference import Inpainter
 from mminvert.inference.cli import inpaint_paths
 from mminvert.io import resolve_checkpoint, save_stylegan2
 from mminvert.metrics import find_inception_weights
+from mminvert.runner import train
 from mminvert.stylegan2 import StyleGAN2Discriminator
-from mminvert.training import train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 REPO = CONF.parent

@@ -14,7 +14,7 @@ from hydra.core.global_hydra import GlobalHydra
 from mminvert.cli import main as mminvert_cli
 from mminvert.evaluation.methods import ModelMethod
 from mminvert.metrics import known_gap
-from mminvert.training import train
+from mminvert.runner import train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 REPO = CONF.parent

@@ -17,7 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mminvert.inference import Inpainter
-from mminvert.training import train
+from mminvert.runner import train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 REPO = CONF.parent
@@ -157,7 +157,7 @@ def test_init_from_loads_weights_only_and_reports_mismatches(tmp_path, caplog):
     second = tmp_path / "second"
     cfg = compose_cfg(second, "trainer.max_steps=1", "+trainer.limit_val_batches=0", "model.skip=false",
                       f"init_from={first}/checkpoints/last.ckpt")
-    with caplog.at_level(logging.INFO, logger="mminvert.training.run"):
+    with caplog.at_level(logging.INFO, logger="mminvert.runner.run"):
         train(cfg)
     assert "loaded" in caplog.text and "unexpected" in caplog.text  # the skip projections have no home
     b = torch.load(second / "checkpoints" / "last.ckpt", weights_only=True)
@@ -166,7 +166,7 @@ def test_init_from_loads_weights_only_and_reports_mismatches(tmp_path, caplog):
 
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF / "experiment").glob("*.yaml")))
 def test_every_experiment_composes_and_instantiates(tmp_path, experiment):
-    from mminvert.training.run import build_module
+    from mminvert.runner.run import build_module
 
     overrides = [f"experiment={experiment}", f"paths.output_dir={tmp_path}", f"paths.data_dir={tmp_path}/data"]
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
@@ -185,7 +185,7 @@ def test_every_experiment_composes_and_instantiates(tmp_path, experiment):
 
 
 def test_wandb_run_id_is_reused_on_resume():
-    from mminvert.training.callbacks.logger_runs import resume_logger_kwargs
+    from mminvert.runner.callbacks.logger_runs import resume_logger_kwargs
 
     ckpt = {"mminvert_logger_runs": {"WandbLogger": "abc123", "CSVLogger": 0}}
     assert resume_logger_kwargs(ckpt, "pytorch_lightning.loggers.WandbLogger") == {"id": "abc123", "resume": "allow"}

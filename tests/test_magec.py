@@ -18,7 +18,8 @@ from mminvert.baselines import (
     magec_loss,
     train_linknet,
 )
-from mminvert.baselines.magec import descriptor_of_holed_image, telea_fill
+from mminvert.baselines.magec import descriptor_of_holed_image
+from mminvert.baselines.telea import telea_fill
 from mminvert.editing import LatentDirections
 from mminvert.metrics import edit_consistency_score, edit_cycle
 from mminvert.stylegan2 import StyleGAN2Generator

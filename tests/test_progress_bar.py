@@ -8,9 +8,9 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from mminvert.training.callbacks import RunEstimate, StepProgressBar
-from mminvert.training.callbacks.progress import format_duration
-from mminvert.training.callbacks.run_estimate import expected_run_time
+from mminvert.runner.callbacks import RunEstimate, StepProgressBar
+from mminvert.runner.callbacks.progress import format_duration
+from mminvert.runner.callbacks.run_estimate import expected_run_time
 from mminvert.utils.machine import cpu_model, gemm_gflops
 
 
@@ -66,9 +66,9 @@ STEP_LINE = re.compile(r"^step (\d+)/20 \((\d+)%\) \| (\d+\.\d{3} s/step|\d+\.\d
 
 def test_without_a_terminal_progress_is_logged_as_lines(tmp_path, caplog):
     bar = StepProgressBar(mode="lines", every_n_steps=5, val_every_percent=50)
-    with caplog.at_level(logging.INFO, logger="mminvert.training.callbacks.progress"):
+    with caplog.at_level(logging.INFO, logger="mminvert.runner.callbacks.progress"):
         _fit_with_validation([bar], tmp_path, max_steps=20, val_check_interval=10, check_val_every_n_epoch=None)
-    lines = [r.getMessage() for r in caplog.records if r.name == "mminvert.training.callbacks.progress"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "mminvert.runner.callbacks.progress"]
     steps = [m for m in map(STEP_LINE.match, lines) if m]
     assert [int(m[1]) for m in steps] == [5, 10, 15, 20]
     assert [int(m[2]) for m in steps] == [25, 50, 75, 100]
@@ -103,7 +103,7 @@ def test_gemm_probe_measures_a_positive_rate_and_names_the_cpu():
 
 def test_run_estimate_is_consistent_with_the_measured_step_time(tmp_path, caplog):
     est = RunEstimate(skip_steps=2, measure_steps=5, gemm_budget_s=0.05)
-    with caplog.at_level(logging.INFO, logger="mminvert.training.callbacks.run_estimate"):
+    with caplog.at_level(logging.INFO, logger="mminvert.runner.callbacks.run_estimate"):
         trainer = _fit_with_validation([est], tmp_path, max_steps=20, val_check_interval=10,
                                        check_val_every_n_epoch=None, enable_progress_bar=False)
     text = caplog.text

@@ -13,8 +13,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 
-from mminvert.stylegan2.module import r1_gamma_heuristic
-from mminvert.training.callbacks import FIDCallback
+from mminvert.runner.callbacks import FIDCallback
+from mminvert.tasks.stylegan2 import r1_gamma_heuristic
 from mminvert.utils import threads
 from mminvert.utils.figures import readable
 

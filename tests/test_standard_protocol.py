@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 from mminvert.data import EvalMaskSet, InpaintingDataset, ModalityMasks, ScenesSource, canny_edges, hole_ratio
 from mminvert.data.guidance import guided_batch
 from mminvert.evaluation import ModelMethod
-from mminvert.training import InpaintingModule
+from mminvert.tasks import InpaintingModule
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"

@@ -20,9 +20,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from mminvert import load_discriminator, load_generator
+from mminvert.runner import train
+from mminvert.runner.callbacks import to_uint8_grid
+from mminvert.runner.run import build_module
 from mminvert.stylegan2 import (
     DiffAugment,
-    StyleGAN2Module,
     build_lazy_optimizer,
     d_logistic_loss,
     ema_beta,
@@ -33,9 +35,7 @@ from mminvert.stylegan2 import (
     path_lengths,
     r1_penalty,
 )
-from mminvert.training import train
-from mminvert.training.callbacks import to_uint8_grid
-from mminvert.training.run import build_module
+from mminvert.tasks import StyleGAN2Module
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 REPO = CONF.parent
@@ -323,7 +323,7 @@ def test_ddp_on_two_cpu_processes(tmp_path):
 def test_fid_hook_skips_with_a_reason_and_computes_with_a_metric(caplog, tiny_generator):
     from types import SimpleNamespace
 
-    from mminvert.training.callbacks import FIDCallback
+    from mminvert.runner.callbacks import FIDCallback
 
     trainer = SimpleNamespace(is_global_zero=True, global_step=10, datamodule=ConstantImages(32, 4, length=8))
     module = SimpleNamespace(device=torch.device("cpu"), g_ema=tiny_generator)

@@ -19,9 +19,10 @@ import torch
 
 from mminvert.cli import main as mminvert_cli
 from mminvert.io import CheckpointError
-from mminvert.training import StepCheckpoint, train
-from mminvert.training.callbacks.interrupt import StopRequest, defer_sigint
-from mminvert.training.run_lock import LOCK_NAME, RunFolderLock, RunFolderLockedError
+from mminvert.runner import train
+from mminvert.runner.callbacks import StepCheckpoint
+from mminvert.runner.callbacks.interrupt import StopRequest, defer_sigint
+from mminvert.runner.run_lock import LOCK_NAME, RunFolderLock, RunFolderLockedError
 from tests.conftest import COMPACT_FIXTURES
 from tests.test_inpainting_training import BASE, REPO, compose_cfg, losses_by_step
 
@@ -75,7 +76,7 @@ def data_dir_of(run: Path) -> str:
 # ------------------------------------------------------------------------------------- run-folder lock
 
 def test_a_second_training_in_a_used_run_folder_is_refused_and_a_stale_lock_is_taken_over(tmp_path, caplog):
-    script = ("import time; from mminvert.training.run_lock import RunFolderLock; "
+    script = ("import time; from mminvert.runner.run_lock import RunFolderLock; "
               f"RunFolderLock({str(tmp_path)!r}).acquire(); print('locked', flush=True); time.sleep(600)")
     holder = subprocess.Popen(
         [sys.executable, "-c", script], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -89,7 +90,7 @@ def test_a_second_training_in_a_used_run_folder_is_refused_and_a_stale_lock_is_t
         holder.kill()  # SIGKILL: the holder cannot remove its lock
         holder.wait()
     assert (tmp_path / LOCK_NAME).is_file()
-    with caplog.at_level(logging.WARNING, logger="mminvert.training.run_lock"):
+    with caplog.at_level(logging.WARNING, logger="mminvert.runner.run_lock"):
         train(compose_cfg(tmp_path, *QUIET, "trainer.max_steps=1"))
     assert f"stale lock of pid {holder.pid}" in caplog.text
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 1
@@ -195,7 +196,7 @@ def test_a_corrupt_last_ckpt_falls_back_to_the_newest_intact_step_file(trained_r
     run = copy_run(trained_run, tmp_path / "run")
     last = run / "checkpoints" / "last.ckpt"
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # a save cut short by a full disk
-    with caplog.at_level(logging.WARNING, logger="mminvert.training.resume"):
+    with caplog.at_level(logging.WARNING, logger="mminvert.runner.resume"):
         train(compose_cfg(run, *QUIET, "trainer.max_steps=3", data_dir_of(trained_run)))
     assert "last.ckpt" in caplog.text and "continuing from" in caplog.text and "step_0000002.ckpt" in caplog.text
     assert torch.load(last, weights_only=True)["global_step"] == 3
@@ -263,7 +264,7 @@ def test_init_from_refuses_a_file_that_fills_too_few_tensors(trained_run, tmp_pa
                                               r"rosinality StyleGAN2.*init_from_strict=false"):
         train(compose_cfg(tmp_path / "a", *QUIET, "trainer.max_steps=1", f"init_from={gan}", data_dir_of(trained_run)))
     assert not (tmp_path / "a" / "checkpoints").exists()
-    with caplog.at_level(logging.WARNING, logger="mminvert.training.run"):
+    with caplog.at_level(logging.WARNING, logger="mminvert.runner.run"):
         train(compose_cfg(tmp_path / "b", *QUIET, "trainer.max_steps=1", f"init_from={gan}", "init_from_strict=false",
                           data_dir_of(trained_run)))
     assert "fills only 0" in caplog.text and (tmp_path / "b" / "checkpoints" / "last.ckpt").is_file()

@@ -10,8 +10,8 @@ from hydra import compose, initialize_config_dir
 from torch import nn
 
 from mminvert.baselines import ContextualInversion
-from mminvert.training import train
-from mminvert.wgan_gp import DCGANCritic, DCGANGenerator, critic_loss, generator_loss, gradient_penalty, load_wgan_gp
+from mminvert.baselines.wgan_gp import DCGANCritic, DCGANGenerator, critic_loss, generator_loss, gradient_penalty, load_wgan_gp
+from mminvert.runner import train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 CPU = ["trainer.accelerator=cpu", "trainer.devices=1", "++trainer.enable_progress_bar=false", "logger=csv"]

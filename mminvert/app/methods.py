@@ -12,13 +12,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 import torch.optim.optimizer as torch_optimizer
 from PIL import Image
 
 from ..baselines import OptimInversion
+from ..baselines.telea import telea_uint8
 from ..inference import Inpainter
 
 __all__ = ["Cancelled", "CancelToken", "telea", "optim_inversion", "Sampler", "SAMPLERS", "register_sampler"]
@@ -53,7 +53,7 @@ def telea(image: Image.Image, known: np.ndarray, radius: int = 5) -> Image.Image
     arr = np.array(image.convert(mode))
     hole = (~known).astype(np.uint8)
     color = arr[..., :3] if arr.ndim == 3 else arr
-    filled = cv2.inpaint(np.ascontiguousarray(color), hole, radius, cv2.INPAINT_TELEA)
+    filled = telea_uint8(color, hole.astype(bool), radius)
     out = arr.copy()
     target = out[..., :3] if out.ndim == 3 else out
     target[~known] = filled[~known]

@@ -19,10 +19,11 @@ from ..inference import Inpainter
 from ..inference.bundle import model_from_checkpoint_dict, save_bundle
 from ..io import resolve_checkpoint
 from ..io.stylegan2 import read_checkpoint
+from ..utils.assets import bundled_asset
 
 __all__ = ["DEFAULT_BUNDLE", "pick_device", "load_model", "write_fp16_bundle"]
 
-DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "assets" / "scenes64_inpainter.pt"
+DEFAULT_BUNDLE = bundled_asset("inpainter", "scenes64")
 
 
 def pick_device(device: str = "auto") -> torch.device:

@@ -4,7 +4,7 @@ as used with a WGAN-GP by Vitoria et al. 2019), on a frozen generator:
     z* = argmin_z  η ‖W ⊙ (G(z) − y)‖₁  +  β ‖W ⊙ (∇G(z) − ∇y)‖₁  +  α · (−D(G(z)))
 
 The seed's route is a WGAN-GP trained on the user's data (`python train.py task=wgan_gp`, loaded with
-`mminvert.wgan_gp.load_wgan_gp`): its DCGAN generator's z space and its critic as the prior. A StyleGAN2
+`mminvert.baselines.wgan_gp.load_wgan_gp`): its DCGAN generator's z space and its critic as the prior. A StyleGAN2
 generator (z space, constant noise) with its discriminator works the same way.
 
 W weights each known pixel by the fraction of hole pixels in its `window` × `window` neighbourhood (0 in

@@ -25,8 +25,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F_
 from torch import Tensor, nn
@@ -36,8 +34,9 @@ from ..stylegan2 import StyleGAN2Generator
 from ..stylegan2.style_mixing import mix_styles
 from .inputs import mean_latent_start, prepare_inputs
 from .optim_inversion import OptimInversion, Perceptual
+from .telea import telea_fill
 
-__all__ = ["LinkNet", "train_linknet", "magec_loss", "MagecPhase", "PAPER_PHASES", "MagecInversion", "telea_fill",
+__all__ = ["LinkNet", "train_linknet", "magec_loss", "MagecPhase", "PAPER_PHASES", "MagecInversion",
            "descriptor_of_holed_image"]
 
 
@@ -135,17 +134,6 @@ class MagecPhase:
 
 PAPER_PHASES = (MagecPhase(100, mse=1e-3, lpips=0.5, id=3e-4, magec=3e-4),
                 MagecPhase(100, mse=0.5, lpips=0.5, id=3e-4, magec=3e-4))
-
-
-def telea_fill(image: Tensor, mask: Tensor, radius: int = 3) -> Tensor:
-    """OpenCV Telea inpainting of the hole (8-bit), known pixels exact: (B, 3, H, W) in [-1, 1]."""
-    outs = []
-    for img, m in zip(image.detach().cpu(), mask.detach().cpu()):
-        rgb = ((img.permute(1, 2, 0).float().numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
-        hole = ((m[0].numpy() < 0.5) * 255).astype(np.uint8)
-        t = torch.from_numpy(cv2.inpaint(rgb, hole, radius, cv2.INPAINT_TELEA)).permute(2, 0, 1).float() / 127.5 - 1
-        outs.append(torch.where(m > 0.5, img.float(), t))
-    return torch.stack(outs).to(image.device, image.dtype)
 
 
 @torch.no_grad()

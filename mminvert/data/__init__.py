@@ -7,6 +7,7 @@ from .edges import canny_edges
 from .eval_mask_roots import eval_mask_set
 from .eval_masks import BUCKETS, WIDE_BUCKETS, EvalMaskSet, FolderMasks, bucket_ratio, parse_bucket, read_mask_file
 from .folder import CelebAMaskHQSource, FolderSource, read_image, read_labels
+from .generated import GeneratedDataModule, StepCounter
 from .label_maps import CELEBAMASK_CLASSES, IGNORE_INDEX, LabelMap, cityscapes_label_map
 from .masks import (
                     MASKS_VERSION,
@@ -21,7 +22,8 @@ from .masks import (
 from .scenes import SCENE_CLASSES, SCENES_VERSION, ScenesSource, render_scene
 
 __all__ = [
-    "InpaintingDataModule", "ResumableSampler", "InpaintingDataset", "fit_geometry", "GeometricAugment", "canny_edges", "BUCKETS",
+    "InpaintingDataModule", "GeneratedDataModule", "StepCounter",
+    "ResumableSampler", "InpaintingDataset", "fit_geometry", "GeometricAugment", "canny_edges", "BUCKETS",
     "WIDE_BUCKETS", "bucket_ratio",
     "EvalMaskSet", "eval_mask_set", "FolderMasks", "parse_bucket", "read_mask_file", "CelebAMaskHQSource", "FolderSource",
     "read_image", "read_labels", "CELEBAMASK_CLASSES", "IGNORE_INDEX", "LabelMap", "cityscapes_label_map",

@@ -18,13 +18,13 @@ from torch import Tensor, nn
 
 from ..io.atomic import atomic_torch_save
 from ..io.size_limits import check_checkpoint_size
+from ..utils.assets import bundled_names
 
 __all__ = ["SceneAttributeClassifier", "load_attribute_classifier", "save_attribute_classifier",
            "BUNDLED_CLASSIFIERS", "CLASSIFIER_FORMAT", "load_descriptor"]
 
 CLASSIFIER_FORMAT = "mminvert.attribute_classifier"
-_ASSETS = Path(__file__).resolve().parents[1] / "assets"
-BUNDLED_CLASSIFIERS = {"scenes64": _ASSETS / "scenes64_attributes.pt"}
+BUNDLED_CLASSIFIERS = bundled_names("classifier")
 
 
 class SceneAttributeClassifier(nn.Module):

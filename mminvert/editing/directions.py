@@ -27,11 +27,12 @@ from torch import Tensor
 
 from ..io.atomic import atomic_torch_save
 from ..io.size_limits import check_checkpoint_size
+from ..utils.assets import bundled_names
 
 __all__ = ["LatentDirections", "fit_directions", "DIRECTIONS_FORMAT", "BUNDLED_DIRECTIONS"]
 
 DIRECTIONS_FORMAT = "mminvert.latent_directions"
-BUNDLED_DIRECTIONS = {"scenes64": Path(__file__).resolve().parents[1] / "assets" / "scenes64_directions.pt"}
+BUNDLED_DIRECTIONS = bundled_names("directions")
 
 
 @dataclass

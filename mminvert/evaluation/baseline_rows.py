@@ -99,7 +99,7 @@ def _contextual_inversion(cfg: DictConfig, model: torch.nn.Module, device: torch
     note = None
     wgan = options.pop("wgan_gp", None)
     if wgan:  # the seed's route: a WGAN-GP's z space with its critic as the prior
-        from ..wgan_gp import load_wgan_gp
+        from ..baselines.wgan_gp import load_wgan_gp
 
         generator, discriminator = load_wgan_gp(wgan, map_location=device)
     else:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import cv2
-import numpy as np
 import torch
 from torch import Tensor
 
 from ..baselines.poisson import poisson_blend
+from ..baselines.telea import telea_fill
 from ..data.guidance import check_guidance, guided_batch
 from ..inference.model_classes import supports_sampling
 
@@ -92,14 +91,7 @@ class TeleaMethod:
         self.radius = radius
 
     def __call__(self, batch: dict[str, Tensor]) -> dict[str, Any]:
-        outs = []
-        for img, mask in zip(batch["image"], batch["mask"]):
-            rgb = ((img.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
-            hole = ((mask[0].numpy() < 0.5) * 255).astype(np.uint8)
-            filled = cv2.inpaint(rgb, hole, self.radius, cv2.INPAINT_TELEA)
-            t = torch.from_numpy(filled).permute(2, 0, 1).float() / 127.5 - 1
-            outs.append(torch.where(mask.bool(), img, t))  # known pixels exactly as given
-        return {"composite": torch.stack(outs), "seg": None}
+        return {"composite": telea_fill(batch["image"], batch["mask"], self.radius), "seg": None}
 
 
 class GeneratorBaseline:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..utils.assets import bundled_asset
 from .windowing import WindowedInpainter
 
 __all__ = ["BACKENDS", "BUNDLED_INPAINTER", "backend_for", "open_inpainter"]
 
 BACKENDS = ("auto", "torch", "onnxruntime")
-BUNDLED_INPAINTER = Path(__file__).resolve().parents[1] / "assets" / "scenes64_inpainter.pt"  # 64 px scenes model
+BUNDLED_INPAINTER = bundled_asset("inpainter", "scenes64")  # 64 px scenes model
 
 
 def backend_for(ckpt: str | Path, backend: str = "auto") -> str:

@@ -17,7 +17,7 @@ from ..io.errors import CheckpointError
 from ..io.stylegan2 import _atomic_save, read_checkpoint
 from .model_classes import MODEL_CLASSES, model_class_for
 
-__all__ = ["BUNDLE_FORMAT", "save_bundle", "load_bundle", "model_from_checkpoint_dict", "check_export_target",
+__all__ = ["BUNDLE_FORMAT", "save_bundle", "load_bundle", "load_diverse", "model_from_checkpoint_dict", "check_export_target",
            "check_replaceable", "describe_existing_file"]
 
 BUNDLE_FORMAT = "mminvert.inpainter"
@@ -119,3 +119,14 @@ def model_from_checkpoint_dict(obj: Any, path: str | Path) -> torch.nn.Module:
 def load_bundle(path: str | Path, map_location: str | torch.device = "cpu") -> torch.nn.Module:
     """The model a bundle, training checkpoint (file) holds, on `map_location`, in eval mode."""
     return model_from_checkpoint_dict(read_checkpoint(path, map_location), path).to(map_location)
+
+
+def load_diverse(path: str | Path, map_location: str | torch.device = "cpu") -> torch.nn.Module:
+    """The DiverseInversion (eval mode) a training checkpoint of task=diverse or a bundle holds; a CheckpointError
+    when the file holds another model class."""
+    from ..diverse import DiverseInversion
+
+    model = load_bundle(path, map_location)
+    if not isinstance(model, DiverseInversion):
+        raise CheckpointError(path, f"holds a {type(model).__name__} model, not a DiverseInversion")
+    return model

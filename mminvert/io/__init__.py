@@ -1,6 +1,6 @@
 """Checkpoint formats: StyleGAN2 from rosinality / NVlabs files, our own format, safe unpickling."""
-from pathlib import Path
 
+from ..utils.assets import bundled_asset
 from .aux_weights import MissingWeightsError, resolve_weights
 from .errors import CheckpointError
 from .run_checkpoint import resolve_checkpoint
@@ -19,9 +19,9 @@ from .stylegan2 import (
 )
 
 # The generator trained by mminvert on the built-in scenes ships with the package: load_generator("scenes64").
-register_bundled_generator("scenes64", Path(__file__).resolve().parents[1] / "assets" / "scenes64.pt")
+register_bundled_generator("scenes64", bundled_asset("generator", "scenes64"))
 # Its discriminator, trained afterwards against the frozen generator: load_discriminator("scenes64").
-register_bundled_discriminator("scenes64", Path(__file__).resolve().parents[1] / "assets" / "scenes64_discriminator.pt")
+register_bundled_discriminator("scenes64", bundled_asset("discriminator", "scenes64"))
 
 __all__ = ["MissingWeightsError", "resolve_weights", "CheckpointError", "build_generator", "load_generator",
            "bundled_generator_name", "bundled_discriminator_names",

@@ -27,14 +27,14 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from ..stylegan2.discriminator import StyleGAN2Discriminator
+from ..stylegan2.ema import ema_beta, ema_update
+from ..stylegan2.generator import StyleGAN2Generator
+from ..stylegan2.lazy_reg import build_lazy_optimizer
+from ..stylegan2.losses import d_logistic_loss, g_nonsaturating_loss, path_lengths, r1_penalty
+from ..stylegan2.style_mixing import mix_styles
 from ..utils.precision import autocast_off, refuse_fp16
 from ..utils.rng import RNGStream, rank_stream_from_state, rank_streams_state, restore_global_rng
-from .discriminator import StyleGAN2Discriminator
-from .ema import ema_beta, ema_update
-from .generator import StyleGAN2Generator
-from .lazy_reg import build_lazy_optimizer
-from .losses import d_logistic_loss, g_nonsaturating_loss, path_lengths, r1_penalty
-from .style_mixing import mix_styles
 
 __all__ = ["StyleGAN2Module", "r1_gamma_heuristic"]
 

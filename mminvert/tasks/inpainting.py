@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
@@ -23,25 +22,25 @@ from torch.optim import Optimizer
 from ..data.guidance import check_guidance, guided_batch
 from ..inversion import MMInvertFill
 from ..losses import InpaintingLoss
-from ..metrics import InpaintingMetrics
-from ..utils.precision import refuse_fp16
-from ..utils.rng import capture_global_rng, ranks_global_rng, restore_global_rng
-from .distributed import rank_seed
-from .optimizers import encoder_and_discriminator_optimizers, step_schedulers
+from ..runner.distributed import rank_seed
+from ..runner.encoder_step import EncoderDiscriminatorModule
+from ..utils.rng import capture_global_rng, ranks_global_rng
 
 __all__ = ["InpaintingModule"]
 
 log = logging.getLogger(__name__)
 
 
-class InpaintingModule(pl.LightningModule):
-    """`model` and `loss` are built parts; optimisers and the scheduler are partials (`_partial_: true`).
+class InpaintingModule(EncoderDiscriminatorModule):
+    """`task=inpainting`. `model` and `loss` are built parts; optimisers and the scheduler are partials (`_partial_: true`).
 
     Batches follow the data contract (image, mask, seg, edge, mask_seg, mask_edge). Validation logs
     `val/<metric>` for `val_metrics` computed on the composite output, and keeps the first batch's
     outputs in `self.val_examples` for the sample-grid callback. The model is validated in the setting
     `val_guidance` (data/guidance.py; default `none`: image and mask only, as a user's photo).
     """
+
+    task_name = "inpainting"
 
     def __init__(
         self,
@@ -56,31 +55,12 @@ class InpaintingModule(pl.LightningModule):
         val_guidance: str = "none",
         val_edges: dict[str, float] | None = None,
     ) -> None:
-        super().__init__()
-        self.model, self.loss = model, loss
-        self.optimizer_factory, self.d_optimizer_factory, self.scheduler_factory = optimizer, d_optimizer, scheduler
-        self.grad_clip, self.bf16 = grad_clip, bf16
-        self.val_metric_names = tuple(val_metrics)
+        super().__init__(model, loss, optimizer, d_optimizer, scheduler, grad_clip, val_metrics)
+        self.bf16 = bf16
         self.val_guidance, self.val_edges = check_guidance(val_guidance), dict(val_edges or {})
-        self.automatic_optimization = False
-        self.val_examples: dict[str, Any] | None = None
-        self._metrics: InpaintingMetrics | None = None
-        self._resume_global_rng: dict[str, Any] | None = None
-
-    # ------------------------------------------------------------------------------------ setup
-    def configure_optimizers(self) -> Any:
-        return encoder_and_discriminator_optimizers(self.model.trainable_parameters(), self.loss.adversarial,
-                                                    self.optimizer_factory, self.d_optimizer_factory,
-                                                    self.scheduler_factory)
-
-    def on_fit_start(self) -> None:
-        refuse_fp16(self.trainer, "inpainting")
 
     def on_train_start(self) -> None:
-        if self._resume_global_rng is not None:  # before the resumed run's data loader is created
-            restore_global_rng(self._resume_global_rng)
-            self._resume_global_rng = None
-        elif (seed := rank_seed(self.global_rank)) is not None:
+        if not self.restore_resumed_rng() and (seed := rank_seed(self.global_rank)) is not None:
             torch.manual_seed(seed)  # DDP: each rank draws its own noise inputs (the data sampler has its own seed)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -90,38 +70,24 @@ class InpaintingModule(pl.LightningModule):
 
     # -------------------------------------------------------------------------------- training
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        opts = self.optimizers()
-        opt_e, opt_d = (opts[0], opts[1]) if isinstance(opts, list) else (opts, None)
-        b = batch["image"].shape[0]
+        opt_e, opt_d = self.encoder_and_discriminator_optimizers()
         self.model.update_mean_latent()
         with self._autocast():
             out = self.model(batch)
             losses = self.loss(out, batch)
-        opt_e.zero_grad(set_to_none=True)
-        self.manual_backward(losses["total"])
-        if self.grad_clip:
-            self.clip_gradients(opt_e, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm")
-        opt_e.step()  # the counted step: global_step += 1
+        self.encoder_step(opt_e, losses["total"])
         logs = {f"train/loss_{k}": v.detach() for k, v in losses.items()}
         adv = self.loss.adversarial
         if adv is not None and opt_d is not None:
             with self._autocast():
                 d_losses = adv.discriminator_loss(out, batch, self.global_step)
-            opt_d.optimizer.zero_grad(set_to_none=True)
-            self.manual_backward(sum(d_losses.values()))
-            opt_d.optimizer.step()
+            self.discriminator_step(opt_d, d_losses)
             logs.update({f"train/loss_{k}": v.detach() for k, v in d_losses.items()})
-        step_schedulers(self)
-        self.log_dict(logs, on_step=True, on_epoch=False, batch_size=b, prog_bar=False)
-        self.log("train/loss", losses["total"].detach(), on_step=True, prog_bar=True, batch_size=b)
+        self.end_training_step(logs, losses["total"], batch["image"].shape[0])
 
     # ------------------------------------------------------------------------------ validation
     def on_validation_epoch_start(self) -> None:
-        if self._metrics is None:
-            self._metrics = InpaintingMetrics(self.val_metric_names, num_classes=self.model.encoder.num_classes)
-        self._metrics.to(self.device)  # Inception / LPIPS (fid, lpips in val_metrics) run on the module's device
-        self._metrics.reset()
-        self.val_examples = None
+        self.reset_val_metrics(num_classes=self.model.encoder.num_classes)
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         with self._autocast():

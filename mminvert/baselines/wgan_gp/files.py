@@ -7,16 +7,16 @@ from typing import Any
 
 import torch
 
-from ..io.atomic import atomic_torch_save
-from ..io.size_limits import check_checkpoint_size
+from ...io.atomic import atomic_torch_save
+from ...io.size_limits import check_checkpoint_size
+from ...utils.assets import bundled_names
 from .networks import DCGANCritic, DCGANGenerator
 
 __all__ = ["WGAN_GP_FORMAT", "BUNDLED_WGAN_GP", "save_wgan_gp", "load_wgan_gp", "is_wgan_gp_file"]
 
 WGAN_GP_FORMAT = "mminvert.wgan_gp"
-_ASSETS = Path(__file__).resolve().parents[1] / "assets"
 # bundled name -> file; "scenes64" is the prior of the 64 px scenes (docs/semantic.md §4)
-BUNDLED_WGAN_GP = {"scenes64": _ASSETS / "scenes64_wgan_gp.pt", "scenes64_wgan_gp": _ASSETS / "scenes64_wgan_gp.pt"}
+BUNDLED_WGAN_GP = bundled_names("wgan_gp")
 
 
 def save_wgan_gp(path: str | Path, generator: DCGANGenerator, critic: DCGANCritic, **info: Any) -> Path:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader, IterableDataset
 
-from ..data import InpaintingDataModule
+from .datamodule import InpaintingDataModule
 
 __all__ = ["GeneratedDataModule", "StepCounter"]
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..utils.precision import autocast_off
+from ...utils.precision import autocast_off
 
 __all__ = ["gradient_penalty", "critic_loss", "generator_loss"]
 

@@ -18,19 +18,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
 from ..data.masks import MaskGenerator
-from ..metrics import InpaintingMetrics
+from ..diverse.losses import DiverseLoss
+from ..diverse.model import DiverseInversion
 from ..metrics.diversity import hole_l1_diversity
-from ..training.optimizers import encoder_and_discriminator_optimizers, step_schedulers
-from ..utils.precision import refuse_fp16
-from ..utils.rng import RNGStream, rank_streams_state, restore_global_rng, resume_rank_stream
-from .losses import DiverseLoss
-from .model import DiverseInversion
+from ..runner.encoder_step import EncoderDiscriminatorModule
+from ..utils.rng import RNGStream, rank_streams_state, resume_rank_stream
 
 __all__ = ["DiverseModule", "DATA_SOURCES"]
 
@@ -38,47 +35,31 @@ log = logging.getLogger(__name__)
 DATA_SOURCES = ("generated", "real")
 
 
-class DiverseModule(pl.LightningModule):
-    """`model`, `loss` and `mask_generator` are built parts; optimisers and the scheduler are partials."""
+class DiverseModule(EncoderDiscriminatorModule):
+    """`task=diverse`. `model`, `loss` and `mask_generator` are built parts; optimisers and the scheduler are partials."""
+
+    task_name = "diverse"
 
     def __init__(self, model: DiverseInversion, loss: DiverseLoss, optimizer: Callable[..., Optimizer],
                  mask_generator: MaskGenerator | None = None, d_optimizer: Callable[..., Optimizer] | None = None,
                  scheduler: Callable[..., Any] | None = None, grad_clip: float | None = None,
                  data_source: str = "generated", val_metrics: Sequence[str] = ("psnr", "ssim", "l1_hole"),
                  seed: int = 0) -> None:
-        super().__init__()
         if data_source not in DATA_SOURCES:
             raise ValueError(f"data_source must be one of {DATA_SOURCES}, got {data_source!r}")
         if data_source == "generated" and mask_generator is None:
             raise ValueError("training on generated data needs a mask_generator")
-        self.model, self.loss, self.mask_generator = model, loss, mask_generator
-        self.optimizer_factory, self.d_optimizer_factory, self.scheduler_factory = optimizer, d_optimizer, scheduler
-        self.grad_clip, self.data_source, self.seed = grad_clip, data_source, int(seed)
-        self.val_metric_names = tuple(val_metrics)
-        self.automatic_optimization = False
+        super().__init__(model, loss, optimizer, d_optimizer, scheduler, grad_clip, val_metrics)
+        self.mask_generator, self.data_source, self.seed = mask_generator, data_source, int(seed)
         self.rng = RNGStream(self.seed)
-        self._resume_global_rng: dict[str, Any] | None = None
-        self._metrics: InpaintingMetrics | None = None
         self._diversity: list[Tensor] = []
-        self.val_examples: dict[str, Any] | None = None
-
-    # ------------------------------------------------------------------------------------ setup
-    def configure_optimizers(self) -> Any:
-        return encoder_and_discriminator_optimizers(self.model.trainable_parameters(), self.loss.adversarial,
-                                                    self.optimizer_factory, self.d_optimizer_factory,
-                                                    self.scheduler_factory)
 
     def setup(self, stage: str) -> None:
         # Each rank draws its own data: the stream seed is offset by the rank (replaced on resume, which comes later).
         self.rng = RNGStream(self.seed * 1000 + self.global_rank)
 
-    def on_fit_start(self) -> None:
-        refuse_fp16(self.trainer, "diverse")
-
     def on_train_start(self) -> None:
-        if self._resume_global_rng is not None:  # before the resumed run's data loader is created
-            restore_global_rng(self._resume_global_rng)
-            self._resume_global_rng = None
+        self.restore_resumed_rng()
 
     # ------------------------------------------------------------------------------- generated data
     @torch.no_grad()
@@ -104,8 +85,7 @@ class DiverseModule(pl.LightningModule):
 
     # -------------------------------------------------------------------------------- training
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        opts = self.optimizers()
-        opt_e, opt_d = (opts[0], opts[1]) if isinstance(opts, list) else (opts, None)
+        opt_e, opt_d = self.encoder_and_discriminator_optimizers()
         with self.rng.active(self.device):
             if self.data_source == "generated":
                 data = self.generate(int(batch["index"].shape[0]))
@@ -120,32 +100,19 @@ class DiverseModule(pl.LightningModule):
                                                                               device=self.device))
                 losses = self.loss.real_data(out, real)
                 fakes = [out["composite"]]
-            opt_e.zero_grad(set_to_none=True)
-            self.manual_backward(losses["total"])
-            if self.grad_clip:
-                self.clip_gradients(opt_e, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm")
-            opt_e.step()  # the counted step: global_step += 1
+            self.encoder_step(opt_e, losses["total"])
             logs = {f"train/loss_{k}": v.detach() for k, v in losses.items()}
             adv = self.loss.adversarial
             if adv is not None and opt_d is not None:
                 d_losses = adv.discriminator_loss(real, fakes, self.global_step)
-                opt_d.optimizer.zero_grad(set_to_none=True)
-                self.manual_backward(sum(d_losses.values()))
-                opt_d.optimizer.step()
+                self.discriminator_step(opt_d, d_losses)
                 logs.update({f"train/loss_{k}": v.detach() for k, v in d_losses.items()})
-        step_schedulers(self)
-        b = real.shape[0]
-        self.log_dict(logs, on_step=True, on_epoch=False, batch_size=b, prog_bar=False)
-        self.log("train/loss", losses["total"].detach(), on_step=True, prog_bar=True, batch_size=b)
+        self.end_training_step(logs, losses["total"], real.shape[0])
 
     # ------------------------------------------------------------------------------ validation
     def on_validation_epoch_start(self) -> None:
-        if self._metrics is None:
-            self._metrics = InpaintingMetrics(self.val_metric_names)
-        self._metrics.to(self.device)  # Inception / LPIPS (fid, lpips in val_metrics) run on the module's device
-        self._metrics.reset()
+        self.reset_val_metrics()
         self._diversity = []
-        self.val_examples = None
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         fills = self.model.sample(batch, num_samples=2, seed=batch_idx)

@@ -5,7 +5,7 @@ learns real scenes vs G's samples with the StyleGAN2 task's losses (non-saturati
 reals every `d_reg_interval` steps with the lazy-regularisation correction of the optimiser). G is never
 updated, so this D is a critic of G's *final* distribution, not the jointly trained D of the original run.
 
-    python -m mminvert.stylegan2.train_discriminator --generator scenes64 --gan scenes64 --out d.pt --steps 3000
+    python -m mminvert.tasks.stylegan2_discriminator --generator scenes64 --gan scenes64 --out d.pt --steps 3000
 
 Writes `out` (mminvert format, `load_discriminator(out)`) every `--save-every` steps and at the end, with the
 settings, the steps done, the CPU time and a held-out measurement (`evaluate_discriminator`) in `training`.
@@ -28,11 +28,11 @@ import torch
 from omegaconf import OmegaConf
 from torch import Tensor
 
+from ..stylegan2.discriminator import StyleGAN2Discriminator
+from ..stylegan2.generator import StyleGAN2Generator
+from ..stylegan2.lazy_reg import build_lazy_optimizer
+from ..stylegan2.losses import d_logistic_loss, r1_penalty
 from ..utils.config_dir import config_dir
-from .discriminator import StyleGAN2Discriminator
-from .generator import StyleGAN2Generator
-from .lazy_reg import build_lazy_optimizer
-from .losses import d_logistic_loss, r1_penalty
 
 __all__ = ["scene_reals", "train_discriminator", "evaluate_discriminator", "discriminator_from_preset", "main"]
 

@@ -12,8 +12,8 @@ import pytorch_lightning as pl
 import torch
 from PIL import Image
 
-from ..training.callbacks import log_uint8_image, to_uint8_grid
-from .files import save_wgan_gp
+from ..baselines.wgan_gp.files import save_wgan_gp
+from ..runner.callbacks import log_uint8_image, to_uint8_grid
 
 __all__ = ["ExportWGANGP", "WGANGPSamples"]
 

@@ -45,7 +45,7 @@ class ExportGenerator(pl.Callback):
         g = copy.deepcopy(pl_module.g_ema).to(memory_format=torch.contiguous_format)
         d = copy.deepcopy(pl_module.discriminator).to(memory_format=torch.contiguous_format) \
             if self.include_discriminator else None
-        save_stylegan2(self.path, g, d, step=step, source="mminvert.stylegan2.StyleGAN2Module")
+        save_stylegan2(self.path, g, d, step=step, source="mminvert.tasks.StyleGAN2Module")
         if self.rosinality:
             export_rosinality(self.path.with_name(f"{self.path.stem}_rosinality.pt"), g, d)
         self._exported_step = step

@@ -19,10 +19,10 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from ..baselines.wgan_gp.losses import critic_loss, generator_loss, gradient_penalty
+from ..baselines.wgan_gp.networks import DCGANCritic, DCGANGenerator
 from ..utils.precision import refuse_fp16
 from ..utils.rng import RNGStream, rank_streams_state, restore_global_rng, resume_rank_stream
-from .losses import critic_loss, generator_loss, gradient_penalty
-from .networks import DCGANCritic, DCGANGenerator
 
 __all__ = ["WGANGPModule"]
 

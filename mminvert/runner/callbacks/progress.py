@@ -6,7 +6,7 @@ With `max_steps > 0` this bar shows "Training" with `global_step / max_steps`, a
 The logger's version number (`v_num`, printed as "0.000") is left out of the metrics it shows.
 
 A rich bar draws nothing useful into a file, so when stdout is not a terminal the bar logs lines
-instead (logger `mminvert.training.callbacks.progress`, INFO; Hydra sends them to the console and to
+instead (logger `mminvert.runner.callbacks.progress`, INFO; Hydra sends them to the console and to
 `train.log`):
 
     step 125/500 (25%) | 0.842 s/step | elapsed 1:52 | ETA 5:46 | loss 0.4123

@@ -1,9 +1,0 @@
-"""WGAN-GP (Gulrajani et al. 2017) with DCGAN-style networks: step 1 of Vitoria et al.'s semantic
-inpainting (`python train.py task=wgan_gp`); the inpainting itself is `baselines.ContextualInversion`."""
-from .files import BUNDLED_WGAN_GP, is_wgan_gp_file, load_wgan_gp, save_wgan_gp
-from .losses import critic_loss, generator_loss, gradient_penalty
-from .module import WGANGPModule
-from .networks import DCGANCritic, DCGANGenerator
-
-__all__ = ["DCGANGenerator", "DCGANCritic", "gradient_penalty", "critic_loss", "generator_loss", "WGANGPModule",
-           "save_wgan_gp", "load_wgan_gp", "is_wgan_gp_file", "BUNDLED_WGAN_GP"]
