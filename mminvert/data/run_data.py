@@ -18,11 +18,13 @@ from typing import Any
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
+from ..io.formats import DATA_RECORD_KEY
+from ..io.run_folder import RUN_CONFIG, run_folder_of
+
 __all__ = ["DATA_RECORD_KEY", "data_record", "read_data_record", "describe_data", "RecordDataSet"]
 
 log = logging.getLogger(__name__)
 
-DATA_RECORD_KEY = "mminvert_data"
 
 
 def _preset_name() -> str | None:
@@ -47,8 +49,7 @@ def data_record(data_cfg: DictConfig | dict, name: str | None = None, class_name
 
 def _from_run_config(path: Path) -> dict[str, Any] | None:
     """The record rebuilt from the resolved `config.yaml` of the run folder holding checkpoint `path`."""
-    folder = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-    run_config = folder / "config.yaml"
+    run_config = run_folder_of(path) / RUN_CONFIG
     if not run_config.is_file():
         return None
     try:

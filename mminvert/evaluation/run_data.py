@@ -20,6 +20,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ..data.run_data import describe_data, read_data_record
+from ..io.formats import DATA_RECORD_KEY
 
 __all__ = ["DataChoice", "select_data", "write_scored_images"]
 
@@ -62,7 +63,7 @@ def _source(data: Any) -> dict[str, Any]:
 def select_data(cfg: DictConfig, ckpt_obj: Any, ckpt_path: str | Path) -> DataChoice:
     """Set `cfg.data` to the data config to evaluate on (see the module docstring) and say why."""
     record = read_data_record(ckpt_obj, ckpt_path)
-    recorded_by = "checkpoint" if isinstance(ckpt_obj, dict) and "mminvert_data" in ckpt_obj else "run_config"
+    recorded_by = "checkpoint" if isinstance(ckpt_obj, dict) and DATA_RECORD_KEY in ckpt_obj else "run_config"
     trained_on = describe_data(record["config"], record.get("name")) if record else None
     given = cfg.get("data")
     warnings: list[str] = []

@@ -40,10 +40,8 @@ def open_inpainter(ckpt: str | Path, backend: str = "auto", device: str = "auto"
         from .onnx_inpainter import OnnxInpainter
 
         return OnnxInpainter(ckpt, threads=threads, **kwargs)
-    import torch
-
     from ..io import resolve_checkpoint
+    from ..utils.device import resolve_device
     from .inpainter import Inpainter
 
-    device = device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    return Inpainter.from_checkpoint(resolve_checkpoint(ckpt), device=device, **kwargs)
+    return Inpainter.from_checkpoint(resolve_checkpoint(ckpt), device=resolve_device(device), **kwargs)

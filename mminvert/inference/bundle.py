@@ -13,14 +13,15 @@ from typing import Any
 
 import torch
 
+from ..io.atomic import atomic_torch_save
+from ..io.checkpoint_file import read_checkpoint
 from ..io.errors import CheckpointError
-from ..io.stylegan2 import _atomic_save, read_checkpoint
+from ..io.formats import ARCHITECTURE_KEY, BUNDLE_FORMAT
 from .model_classes import MODEL_CLASSES, model_class_for
 
 __all__ = ["BUNDLE_FORMAT", "save_bundle", "load_bundle", "load_diverse", "model_from_checkpoint_dict", "check_export_target",
            "check_replaceable", "describe_existing_file"]
 
-BUNDLE_FORMAT = "mminvert.inpainter"
 
 
 def save_bundle(model: torch.nn.Module, path: str | Path, **extra: Any) -> Path:
@@ -33,7 +34,7 @@ def save_bundle(model: torch.nn.Module, path: str | Path, **extra: Any) -> Path:
                          f"(known: {sorted(MODEL_CLASSES)}; see mminvert.inference.model_classes.register_model_class)")
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     obj = {"format": BUNDLE_FORMAT, "version": 1, "architecture": arch, "state_dict": state, **extra}
-    return _atomic_save(obj, path)
+    return atomic_torch_save(obj, path)
 
 
 def check_export_target(source: str | Path, out: str | Path) -> None:
@@ -101,8 +102,8 @@ def model_from_checkpoint_dict(obj: Any, path: str | Path) -> torch.nn.Module:
         raise CheckpointError(path, "not an mminvert inpainting checkpoint (top level is not a dict)")
     if obj.get("format") == BUNDLE_FORMAT:
         arch, state = obj["architecture"], obj["state_dict"]
-    elif "mminvert_architecture" in obj and "state_dict" in obj:  # Lightning checkpoint of an inpainting task
-        arch = obj["mminvert_architecture"]
+    elif ARCHITECTURE_KEY in obj and "state_dict" in obj:  # Lightning checkpoint of an inpainting task
+        arch = obj[ARCHITECTURE_KEY]
         prefix = "model."
         state = {k[len(prefix):]: v for k, v in obj["state_dict"].items() if k.startswith(prefix)}
     else:

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from ..data.run_data import DATA_RECORD_KEY, read_data_record
-from ..io.stylegan2 import read_checkpoint
+from ..io.checkpoint_file import read_checkpoint
 from .bundle import check_replaceable, model_from_checkpoint_dict, save_bundle
 from .model_classes import supports_sampling
 from .windowing import ImageLike, WindowedInpainter, hole_window, read_item, window_inputs

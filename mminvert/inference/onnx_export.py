@@ -28,7 +28,6 @@ The segmentation range check (labels < num_classes) runs in Python only; the gra
 from __future__ import annotations
 
 import io
-import os
 import warnings
 from pathlib import Path
 
@@ -36,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import __version__
+from ..io.atomic import atomic_write_bytes
 from .model_classes import model_class_name
 
 __all__ = ["ONNX_OPSET", "METADATA_KEYS", "MASK_CONVENTION", "InpaintingGraph", "export_onnx", "graph_input_names"]
@@ -130,10 +130,4 @@ def export_onnx(model: nn.Module, path: str | Path, training_run: str = "", opse
         entry.key, entry.value = key, value
     proto.producer_name, proto.doc_string = "mminvert", f"mminvert inpainting graph ({meta['mminvert.model_class']})"
     onnx.checker.check_model(proto)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(proto.SerializeToString())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write_bytes(path, proto.SerializeToString())

@@ -10,8 +10,6 @@ Formats recognised by content (never by file name alone):
 from __future__ import annotations
 
 import logging
-import pickle
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,43 +18,31 @@ import torch
 from torch import Tensor
 
 from ..stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
+from ..utils.assets import bundled_names
 from . import nvlabs, rosinality
 from .atomic import atomic_torch_save
+from .checkpoint_file import read_checkpoint, resolve_file
 from .errors import CheckpointError
-from .safe_pickle import PersistentStub, UnsafePickleError, flatten_stub_tensors, safe_load_pickle
-from .size_limits import check_checkpoint_size
+from .formats import STYLEGAN2_FORMAT
+from .safe_pickle import PersistentStub, flatten_stub_tensors
 
 __all__ = ["build_generator", "load_generator", "load_discriminator", "save_stylegan2", "export_rosinality",
            "read_checkpoint",
-           "FORMAT", "register_bundled_generator", "register_bundled_discriminator", "save_discriminator",
+           "FORMAT", "save_discriminator",
            "bundled_generator_name", "bundled_discriminator_names"]
 
 log = logging.getLogger(__name__)
-FORMAT = "mminvert.stylegan2"
-_BUNDLED: dict[str, Path] = {}
-_BUNDLED_D: dict[str, Path] = {}
-
-
-def register_bundled_generator(name: str, path: str | Path) -> None:
-    """Make `load_generator(name)` resolve to a file shipped with the package."""
-    _BUNDLED[name] = Path(path)
-
-
-def register_bundled_discriminator(name: str, path: str | Path) -> None:
-    """Make `load_discriminator(name)` resolve to a file shipped with the package (a bundled generator's D)."""
-    _BUNDLED_D[name] = Path(path)
-
-
+FORMAT = STYLEGAN2_FORMAT
 def bundled_discriminator_names() -> list[str]:
     """Names `load_discriminator` resolves to a shipped file (that is present)."""
-    return sorted(n for n, p in _BUNDLED_D.items() if p.is_file())
+    return sorted(n for n, p in bundled_names("discriminator").items() if p.is_file())
 
 
 def bundled_generator_name(generator: torch.nn.Module, rtol: float = 2e-3, atol: float = 1e-6) -> str | None:
     """The bundled name whose generator `generator` is (same tensors; `rtol` lets a float16 copy, as in the
     app's bundled inpainter, still match), else None."""
     own = {k: v.detach().float().cpu() for k, v in generator.state_dict().items()}
-    for name, path in sorted(_BUNDLED.items()):
+    for name, path in sorted(bundled_names("generator").items()):
         if not path.is_file():
             continue
         ref = load_generator(path).state_dict()
@@ -66,82 +52,6 @@ def bundled_generator_name(generator: torch.nn.Module, rtol: float = 2e-3, atol:
             return name
     return None
 
-
-def _resolve(path: str | Path, bundled: dict[str, Path] | None = None) -> Path:
-    bundled = _BUNDLED if bundled is None else bundled
-    p = Path(path)
-    if not p.exists() and str(path) in bundled:
-        return bundled[str(path)]
-    if not p.exists():
-        hint = f"; bundled names: {sorted(bundled)}" if bundled else ""
-        raise CheckpointError(p, f"no such file{hint}")
-    if p.is_dir():
-        raise CheckpointError(p, "is a directory, expected a checkpoint file")
-    return p
-
-
-def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", max_bytes: int | None = None) -> Any:
-    """Read a checkpoint file safely: torch zip/legacy files with weights_only, pickles restricted; sizes checked
-    first against `max_bytes` (default: io/size_limits.py)."""
-    p = _resolve(path)
-    with open(p, "rb") as f:
-        head = f.read(4)
-    if p.stat().st_size == 0:
-        raise CheckpointError(p, "file is empty")
-    check_checkpoint_size(p, max_bytes)
-    if head[:2] == b"PK":
-        if not zipfile.is_zipfile(p):
-            raise CheckpointError(p, "truncated or corrupt torch zip archive")
-        return _torch_load(p, map_location)
-    if head[:1] == b"\x80":  # a raw pickle: an NVlabs .pkl, or torch's legacy format
-        try:
-            with open(p, "rb") as f:
-                obj = safe_load_pickle(f)
-        except UnsafePickleError as e:
-            raise CheckpointError(p, f"unsafe pickle refused: {e}") from None
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
-                RuntimeError) as e:
-            # torch's legacy (non-zip) format is also a pickle stream: let torch read it safely.
-            try:
-                return _torch_load(p, map_location)
-            except CheckpointError:
-                raise CheckpointError(p, f"truncated or corrupt pickle ({type(e).__name__}: {e})") from None
-        if isinstance(obj, int):  # legacy torch format starts with a magic number
-            return _torch_load(p, map_location)
-        return _to_device(obj, map_location)
-    raise CheckpointError(p, "unknown format: neither a torch checkpoint nor a pickle")
-
-
-def _torch_load(p: Path, map_location: Any) -> Any:
-    try:
-        return torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as e:  # noqa: BLE001 - re-raised with the file named
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if "Weights only load failed" in str(e) or "Unsupported global" in str(e):
-            raise CheckpointError(p, "refused: the file holds pickled code or objects other than tensors "
-                                     f"(torch.load weights_only): {_first_reason(str(e))}") from None
-        raise CheckpointError(p, f"cannot be read as a torch checkpoint ({type(e).__name__}: {msg})") from None
-
-
-def _first_reason(msg: str) -> str:
-    for line in msg.splitlines():
-        if "Unsupported global" in line or "GLOBAL" in line:
-            return line.strip()
-    return msg.splitlines()[0] if msg else ""
-
-
-def _to_device(obj: Any, map_location: Any) -> Any:
-    if isinstance(obj, Tensor):
-        return obj.to(map_location)
-    if isinstance(obj, dict):
-        return type(obj)((k, _to_device(v, map_location)) for k, v in obj.items()) if not isinstance(
-            obj, PersistentStub) else obj
-    if isinstance(obj, PersistentStub):
-        obj.state = _to_device(obj.state, map_location)
-    return obj
-
-
-# ----------------------------------------------------------------------------------------- parsing
 
 def _tensor_dict(obj: Any) -> dict[str, Tensor] | None:
     if isinstance(obj, PersistentStub):
@@ -245,7 +155,7 @@ def load_generator(path: str | Path, map_location: str | torch.device = "cpu", *
     `resolution`/`img_channels`/`w_dim`, when given, must match or a CheckpointError is raised.
     When the file has no mean latent, w_avg is computed from `compute_w_avg` samples (logged).
     """
-    p = _resolve(path)
+    p = resolve_file(path)
     cfg, sd, fmt = _parse(read_checkpoint(p, map_location), p, "G")
     _check_expectations(p, cfg, dict(resolution=resolution, img_channels=img_channels, w_dim=w_dim))
     w_avg_missing = "mapping.w_avg" not in sd
@@ -283,14 +193,9 @@ def build_generator(pretrained: bool, path: str | None = None, freeze: bool = Tr
 def load_discriminator(path: str | Path, map_location: str | torch.device = "cpu") -> StyleGAN2Discriminator:
     """StyleGAN2 discriminator (eval mode) from a file that has one (rosinality 'd', NVlabs 'D', ours), or a
     bundled name ("scenes64": the discriminator of the bundled scenes64 generator, docs/stylegan2_training.md)."""
-    p = _resolve(path, _BUNDLED_D)
+    p = resolve_file(path, bundled_names("discriminator"))
     cfg, sd, fmt = _parse(read_checkpoint(p, map_location), p, "D")
     return _build(StyleGAN2Discriminator, cfg, sd, p, fmt).to(map_location)
-
-
-def _atomic_save(obj: Any, path: str | Path) -> Path:
-    """torch.save to a temporary file beside `path`, then rename: never a half-written file (io/atomic.py)."""
-    return atomic_torch_save(obj, path)
 
 
 def save_stylegan2(path: str | Path, generator: StyleGAN2Generator,
@@ -301,7 +206,7 @@ def save_stylegan2(path: str | Path, generator: StyleGAN2Generator,
     if discriminator is not None:
         obj["discriminator"] = {"config": discriminator.config, "state_dict": _cpu(discriminator.state_dict())}
     obj.update(extra)
-    return _atomic_save(obj, path)
+    return atomic_torch_save(obj, path)
 
 
 def save_discriminator(path: str | Path, discriminator: StyleGAN2Discriminator, **extra: Any) -> Path:
@@ -310,7 +215,7 @@ def save_discriminator(path: str | Path, discriminator: StyleGAN2Discriminator, 
                            "discriminator": {"config": discriminator.config,
                                              "state_dict": _cpu(discriminator.state_dict())}}
     obj.update(extra)
-    return _atomic_save(obj, path)
+    return atomic_torch_save(obj, path)
 
 
 def export_rosinality(path: str | Path, generator: StyleGAN2Generator,
@@ -323,7 +228,7 @@ def export_rosinality(path: str | Path, generator: StyleGAN2Generator,
                            "latent_avg": sd["mapping.w_avg"].clone()}
     if discriminator is not None:
         obj["d"] = rosinality.discriminator_to_rosinality(_cpu(discriminator.state_dict()))
-    return _atomic_save(obj, path)
+    return atomic_torch_save(obj, path)
 
 
 def _cpu(sd: dict[str, Tensor]) -> dict[str, Tensor]:

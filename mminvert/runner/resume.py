@@ -11,9 +11,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..io.checkpoint_file import read_checkpoint
 from ..io.errors import CheckpointError
+from ..io.formats import ARCHITECTURE_KEY, BUNDLE_FORMAT, STYLEGAN2_FORMAT
+from ..io.run_folder import LAST_CHECKPOINT, STEP_CHECKPOINT_GLOB
 from ..io.safe_pickle import PersistentStub
-from ..io.stylegan2 import read_checkpoint
 
 __all__ = ["read_training_checkpoint", "check_resume_checkpoint", "find_resume_checkpoint", "intact_neighbours",
            "describe_checkpoint", "check_resume_fits", "architecture_differences"]
@@ -27,9 +29,9 @@ def describe_checkpoint(obj: Any) -> str:
     if not isinstance(obj, dict):
         return f"a {type(obj).__name__}, not a checkpoint dictionary"
     fmt = obj.get("format")
-    if fmt == "mminvert.inpainter":
+    if fmt == BUNDLE_FORMAT:
         return "an mminvert inference bundle (weights only, written by `mminvert export`)"
-    if fmt == "mminvert.stylegan2":
+    if fmt == STYLEGAN2_FORMAT:
         return "a StyleGAN2 checkpoint in mminvert's format (generator weights)"
     if "g_ema" in obj:
         return "a rosinality StyleGAN2 checkpoint (generator weights)"
@@ -55,7 +57,7 @@ def read_training_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def _step_files(folder: Path) -> list[Path]:
-    return sorted(folder.glob("step_*.ckpt"), reverse=True)  # zero-padded step numbers: newest first
+    return sorted(folder.glob(STEP_CHECKPOINT_GLOB), reverse=True)  # zero-padded step numbers: newest first
 
 
 def intact_neighbours(path: Path) -> list[tuple[Path, int]]:
@@ -89,7 +91,7 @@ def find_resume_checkpoint(dirpath: str | Path) -> tuple[Path, dict[str, Any]] |
     """The newest intact checkpoint of a run folder's `checkpoints/` (last.ckpt first), with its contents;
     None when the folder has no checkpoint. CheckpointError when it has some and none can be read."""
     folder = Path(dirpath)
-    last = folder / "last.ckpt"
+    last = folder / LAST_CHECKPOINT
     candidates = ([last] if last.is_file() else []) + _step_files(folder)
     if not candidates:
         return None
@@ -145,7 +147,7 @@ def check_resume_fits(module: Any, checkpoint: dict[str, Any], path: str | Path)
                 if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(own[k].shape)]
     if not (missing or unexpected or reshaped):
         return
-    saved_arch = checkpoint.get("mminvert_architecture")
+    saved_arch = checkpoint.get(ARCHITECTURE_KEY)
     model = getattr(module, "model", None)
     own_arch = model.architecture() if hasattr(model, "architecture") else None
     lines = architecture_differences(saved_arch, own_arch) if isinstance(saved_arch, dict) and own_arch else []

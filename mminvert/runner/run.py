@@ -17,7 +17,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from pytorch_lightning.callbacks import ProgressBar
 
 from ..data.run_data import RecordDataSet
+from ..io.checkpoint_file import read_checkpoint
 from ..io.errors import CheckpointError
+from ..io.formats import BUNDLE_FORMAT
+from ..io.run_folder import LAST_CHECKPOINT, STEP_CHECKPOINT_GLOB
 from ..utils.config_types import check_config_types
 from ..utils.precision import set_tf32
 from ..utils.threads import set_threads
@@ -61,11 +64,9 @@ def init_weights(module: pl.LightningModule, path: str, strict: bool = True) -> 
     that are missing, unexpected or of another shape are reported and left as initialised. Returns the number
     of tensors loaded. With `strict`, a file that fills less than INIT_FROM_MIN_FRACTION of the trainable
     tensors is refused (CheckpointError) before anything is loaded."""
-    from ..io.stylegan2 import read_checkpoint
-
     obj = read_checkpoint(path)
     state = obj.get("state_dict", {}) if isinstance(obj, dict) else {}
-    if isinstance(obj, dict) and obj.get("format") == "mminvert.inpainter":
+    if isinstance(obj, dict) and obj.get("format") == BUNDLE_FORMAT:
         state = {f"model.{k}": v for k, v in obj["state_dict"].items()}
     own = module.state_dict()
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
@@ -98,7 +99,7 @@ def build_loggers(cfg: DictConfig, resume: dict[str, Any] | None = None) -> list
     """Loggers of `cfg.logger`; when resuming, reopened in the runs the checkpoint (`resume`, read from
     `cfg.ckpt_path` if not given) recorded."""
     if resume is None and cfg.get("ckpt_path"):
-        from ..io.stylegan2 import read_checkpoint
+        from ..io.checkpoint_file import read_checkpoint
 
         resume = read_checkpoint(cfg.ckpt_path)
     return [instantiate(c, **resume_logger_kwargs(resume or {}, c._target_)) for c in _nodes(cfg.get("logger"))]
@@ -174,7 +175,7 @@ def _resume_checkpoint(cfg: DictConfig) -> dict[str, Any] | None:
     if not dirpath:
         return None
     folder = Path(dirpath)
-    existing = [p for p in [folder / "last.ckpt", *sorted(folder.glob("step_*.ckpt"))] if p.is_file()]
+    existing = [p for p in [folder / LAST_CHECKPOINT, *sorted(folder.glob(STEP_CHECKPOINT_GLOB))] if p.is_file()]
     if not existing:
         return None
     if not cfg.get("auto_resume", True):

@@ -20,10 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..io.run_folder import LOCK_NAME
+
 __all__ = ["RunFolderLock", "RunFolderLockedError", "LOCK_NAME", "is_launching_process"]
 
 log = logging.getLogger(__name__)
-LOCK_NAME = "run.lock"
 # Rank variables of torchrun, Lightning's DDP launcher (set for its child ranks), SLURM and jsrun.
 _RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
 

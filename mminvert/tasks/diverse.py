@@ -25,6 +25,7 @@ from torch.optim import Optimizer
 from ..data.masks import MaskGenerator
 from ..diverse.losses import DiverseLoss
 from ..diverse.model import DiverseInversion
+from ..io.formats import ARCHITECTURE_KEY
 from ..metrics.diversity import hole_l1_diversity
 from ..runner.encoder_step import EncoderDiscriminatorModule
 from ..utils.rng import RNGStream, rank_streams_state, resume_rank_stream
@@ -138,7 +139,7 @@ class DiverseModule(EncoderDiscriminatorModule):
 
     # ---------------------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["mminvert_architecture"] = self.model.architecture()
+        checkpoint[ARCHITECTURE_KEY] = self.model.architecture()
         checkpoint["diverse_rng"] = rank_streams_state(self.rng, self.trainer.world_size)  # every rank's stream
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

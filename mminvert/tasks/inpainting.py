@@ -21,6 +21,7 @@ from torch.optim import Optimizer
 
 from ..data.guidance import check_guidance, guided_batch
 from ..inversion import MMInvertFill
+from ..io.formats import ARCHITECTURE_KEY
 from ..losses import InpaintingLoss
 from ..runner.distributed import rank_seed
 from ..runner.encoder_step import EncoderDiscriminatorModule
@@ -110,7 +111,7 @@ class InpaintingModule(EncoderDiscriminatorModule):
 
     # ---------------------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["mminvert_architecture"] = self.model.architecture()
+        checkpoint[ARCHITECTURE_KEY] = self.model.architecture()
         # every rank's global RNG (gathered: call on every rank); "global" is rank 0's, as older checkpoints hold
         ranks = ranks_global_rng(self.trainer.world_size) if self._trainer is not None else [capture_global_rng()]
         checkpoint["inpainting_rng"] = {"global": ranks[0], "ranks": ranks}

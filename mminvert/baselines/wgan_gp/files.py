@@ -8,13 +8,13 @@ from typing import Any
 import torch
 
 from ...io.atomic import atomic_torch_save
+from ...io.formats import WGAN_GP_FORMAT
 from ...io.size_limits import check_checkpoint_size
 from ...utils.assets import bundled_names
 from .networks import DCGANCritic, DCGANGenerator
 
 __all__ = ["WGAN_GP_FORMAT", "BUNDLED_WGAN_GP", "save_wgan_gp", "load_wgan_gp", "is_wgan_gp_file"]
 
-WGAN_GP_FORMAT = "mminvert.wgan_gp"
 # bundled name -> file; "scenes64" is the prior of the 64 px scenes (docs/semantic.md §4)
 BUNDLED_WGAN_GP = bundled_names("wgan_gp")
 

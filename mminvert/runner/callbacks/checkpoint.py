@@ -12,6 +12,7 @@ import torch
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from ...io.atomic import remove_on_failure
+from ...io.run_folder import LAST_CHECKPOINT, STEP_CHECKPOINT_GLOB, step_checkpoint_name
 from .interrupt import PreemptionRequest, StopRequest, defer_sigint
 
 __all__ = ["StepCheckpoint"]
@@ -74,7 +75,7 @@ class StepCheckpoint(pl.Callback):
             return
         if step != self._saved_step:
             self._save(trainer, step, periodic=False, force_last=True)
-        where = self.dirpath / "last.ckpt"
+        where = self.dirpath / LAST_CHECKPOINT
         if preempt and not sigterm:
             self._stopping = f"SIGUSR{preempt}"
             if trainer.is_global_zero:
@@ -135,9 +136,9 @@ class StepCheckpoint(pl.Callback):
         self._preempt.uninstall()
 
     def _save(self, trainer: pl.Trainer, step: int, periodic: bool, force_last: bool = False) -> None:
-        targets = [self.dirpath / f"step_{step:07d}.ckpt"] if periodic else []
+        targets = [self.dirpath / step_checkpoint_name(step)] if periodic else []
         if self.save_last or force_last:
-            targets.append(self.dirpath / "last.ckpt")
+            targets.append(self.dirpath / LAST_CHECKPOINT)
         if not targets:
             return
         pid = os.getpid()  # the pid of rank 0, which writes: unique among writers of this folder
@@ -165,6 +166,6 @@ class StepCheckpoint(pl.Callback):
     def _prune(self) -> None:
         if self.keep < 0:
             return
-        steps = sorted(self.dirpath.glob("step_*.ckpt"))
+        steps = sorted(self.dirpath.glob(STEP_CHECKPOINT_GLOB))
         for old in steps[: max(len(steps) - self.keep, 0)]:
             old.unlink(missing_ok=True)

@@ -27,20 +27,12 @@ from typing import Any
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import RichProgressBar
 
+from ...utils.durations import format_duration
+
 __all__ = ["StepProgressBar", "format_duration", "remaining_validations"]
 
 log = logging.getLogger(__name__)
 MODES = ("auto", "rich", "lines")
-
-
-def format_duration(seconds: float) -> str:
-    """3725 -> '1:02:05', 65 -> '1:05'; '?' for an unknown (nan / inf) duration."""
-    if not math.isfinite(seconds):
-        return "?"
-    s = int(round(max(seconds, 0.0)))
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def remaining_validations(trainer: pl.Trainer, step: int) -> int:

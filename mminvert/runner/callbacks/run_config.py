@@ -8,6 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
 from ...io.atomic import atomic_write_text
+from ...io.run_folder import RUN_CONFIG
 
 __all__ = ["save_run_config", "SaveRunConfig"]
 
@@ -17,7 +18,7 @@ def save_run_config(cfg: DictConfig, output_dir: str | Path) -> None:
     """Write `<output_dir>/config.yaml`, resolved (Hydra's unresolved copy is `.hydra/config.yaml`)."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    atomic_write_text(output_dir / RUN_CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
 
 
 class SaveRunConfig(pl.Callback):
