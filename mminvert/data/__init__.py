@@ -1,13 +1,20 @@
 """Data: the built-in procedural scenes, image folders with label maps, CelebAMask-HQ, masks (training
-generators, fixed evaluation sets, user folders), edges, augmentation, the dataset and the DataModule."""
+generators, fixed evaluation sets, user folders), edges, augmentation, the dataset and the DataModules.
+
+The DataModules (`InpaintingDataModule`, `GeneratedDataModule`, and their samplers) are Lightning objects and load
+on first use, so that reading images, masks and data records (inference, evaluation, the app) never imports
+Lightning."""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from .augment import GeometricAugment
-from .datamodule import InpaintingDataModule, ResumableSampler
 from .dataset import InpaintingDataset, fit_geometry
 from .edges import canny_edges
 from .eval_mask_roots import eval_mask_set
 from .eval_masks import BUCKETS, WIDE_BUCKETS, EvalMaskSet, FolderMasks, bucket_ratio, parse_bucket, read_mask_file
 from .folder import CelebAMaskHQSource, FolderSource, read_image, read_labels
-from .generated import GeneratedDataModule, StepCounter
 from .label_maps import CELEBAMASK_CLASSES, IGNORE_INDEX, LabelMap, cityscapes_label_map
 from .masks import (
                     MASKS_VERSION,
@@ -30,3 +37,12 @@ __all__ = [
     "MASKS_VERSION", "BoxMasks", "BucketMasks", "FreeFormMasks", "MixedMasks", "ModalityMasks", "OutpaintMasks",
     "hole_ratio", "SCENE_CLASSES", "SCENES_VERSION", "ScenesSource", "render_scene",
 ]
+
+_LIGHTNING_OBJECTS = {"InpaintingDataModule": "datamodule", "ResumableSampler": "datamodule",
+                      "GeneratedDataModule": "generated", "StepCounter": "generated"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LIGHTNING_OBJECTS:
+        return getattr(importlib.import_module(f".{_LIGHTNING_OBJECTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

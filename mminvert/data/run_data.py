@@ -15,19 +15,18 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 from ..io.formats import DATA_RECORD_KEY
 from ..io.run_folder import RUN_CONFIG, run_folder_of
 
-__all__ = ["DATA_RECORD_KEY", "data_record", "read_data_record", "describe_data", "RecordDataSet"]
+__all__ = ["DATA_RECORD_KEY", "data_record", "read_data_record", "describe_data", "preset_name"]
 
 log = logging.getLogger(__name__)
 
 
 
-def _preset_name() -> str | None:
+def preset_name() -> str | None:
     """The `data` option Hydra composed (e.g. "folder", "clothes"), or None outside a Hydra run."""
     try:
         from hydra.core.hydra_config import HydraConfig
@@ -42,7 +41,7 @@ def data_record(data_cfg: DictConfig | dict, name: str | None = None, class_name
     when known (they may come from the source, e.g. a label map), else from the config."""
     config = OmegaConf.to_container(data_cfg, resolve=True) if isinstance(data_cfg, DictConfig) else dict(data_cfg)
     names = list(class_names or config.get("class_names") or [])
-    return {"name": name if name is not None else _preset_name(), "config": config,
+    return {"name": name if name is not None else preset_name(), "config": config,
             "resolution": int(config.get("resolution") or 0), "num_classes": int(config.get("num_classes") or 0),
             "class_names": [str(n) for n in names]}
 
@@ -77,14 +76,3 @@ def describe_data(data_cfg: DictConfig | dict, name: str | None = None) -> str:
     kind = str(source.get("_target_", "?")).rsplit(".", 1)[-1]
     where = f" {source['root']}" if source.get("root") else ""
     return f"{name} ({kind}{where})" if name else f"{kind}{where}"
-
-
-class RecordDataSet(pl.Callback):
-    """Store the data record in every checkpoint the trainer saves (the class names of the built DataModule)."""
-
-    def __init__(self, data_cfg: DictConfig, name: str | None = None) -> None:
-        self.data_cfg, self.name = data_cfg, name if name is not None else _preset_name()
-
-    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
-        names = getattr(trainer.datamodule, "class_names", None) if trainer.datamodule is not None else None
-        checkpoint[DATA_RECORD_KEY] = data_record(self.data_cfg, self.name, names)

@@ -16,7 +16,6 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from pytorch_lightning.callbacks import ProgressBar
 
-from ..data.run_data import RecordDataSet
 from ..io.checkpoint_file import read_checkpoint
 from ..io.errors import CheckpointError
 from ..io.formats import BUNDLE_FORMAT
@@ -26,6 +25,7 @@ from ..utils.precision import set_tf32
 from ..utils.threads import set_threads
 from .callbacks import StepCheckpoint, StepProgressBar
 from .callbacks.logger_runs import LoggerRunIds, resume_logger_kwargs
+from .callbacks.record_data import RecordDataSet
 from .callbacks.run_config import SaveRunConfig, save_run_config
 from .distributed import configure_ddp
 from .evaluate_after_fit import evaluate_after_fit
