@@ -1,9 +1,13 @@
 """The app's callbacks without a browser: masks from paint layers and presets, loading and checking
-images, the result panels, the comparisons (with progress and cancel), the sampling slot, the CLI, and the
-float16 bundle. A tiny untrained model keeps it fast; tests/test_app_browser.py drives the real page."""
+images, the result panels, the comparisons (with progress and cancel), the diverse fills of a model that
+samples, atomic PNG writes, loading bundles and run folders, the CLI, and the float16 bundle. A tiny untrained
+model keeps it fast; tests/test_app_browser.py drives the real page."""
 from __future__ import annotations
 
+import errno
+import io
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,11 +16,14 @@ from PIL import Image
 
 from mminvert.app import InpaintApp
 from mminvert.app import images as app_images
+from mminvert.app.callbacks import model_summary
 from mminvert.app.masks import PAINT_RGBA, PRESETS, hole_ratio, layer_from_known, mask_from_layers, preset_mask
-from mminvert.app.methods import SAMPLERS, Sampler
 from mminvert.app.model import load_model, write_fp16_bundle
+from mminvert.data.run_data import DATA_RECORD_KEY
+from mminvert.data.scenes import SCENE_CLASSES
 from mminvert.inference import Inpainter
 from mminvert.inference.bundle import save_bundle
+from tests.test_diverse_model import _model as _tiny_diverse
 from tests.test_inversion import _tiny_model
 
 K = 5
@@ -231,26 +238,94 @@ def test_requests_share_the_model_one_at_a_time(app, tmp_path):
     assert peak[0] == 1 and len(results) == 3 and all(r.startswith("Inpainted") for r in results)
 
 
-def test_sampling_slot_says_none_installed_and_takes_a_plugged_method(app, tmp_path, monkeypatch):
-    arr = _rgb(20, 20)
-    _, state, _ = app.load(_png(tmp_path, arr))
-    editor = {"layers": [_stroke_layer(20, 20, (5, 15, 5, 15))]}
-    assert not SAMPLERS
-    assert "no sampling method is installed" in app.sample(state, editor, None, 2, 0)[-1]
+# ------------------------------------------------------------------------------------------- diverse fills
+@pytest.fixture(scope="module")
+def diverse_app(tmp_path_factory):
+    """The app serving a tiny untrained DiverseInversion, loaded from a bundle by the app's model layer."""
+    root = tmp_path_factory.mktemp("diverse")
+    inpainter, names, path = load_model(save_bundle(_tiny_diverse(), root / "diverse.pt"), "cpu")
+    return InpaintApp(inpainter, names, out_dir=root / "out", model_name=path.name)
 
-    def noise_fill(img, known, n, seed):  # a stand-in method, only to test the plug
-        rng = np.random.default_rng(seed)
-        outs = []
-        for _ in range(n):
-            a = np.asarray(img).copy()
-            a[~known] = rng.integers(0, 256, a[~known].shape, dtype=np.uint8)
-            outs.append(Image.fromarray(a))
-        return outs
 
-    monkeypatch.setitem(SAMPLERS, "noise", Sampler("noise", noise_fill, "test stand-in"))
-    gallery, status = app.sample(state, editor, "noise", 3, 7)
-    assert len(gallery) == 3 and "3 fills from noise (seed 7)" in status
-    assert "unknown sampling method" in app.sample(state, editor, "other", 1, 0)[-1]
+def test_diverse_model_draws_k_distinct_fills_keeping_known_pixels(diverse_app, tmp_path):
+    arr = _rgb(40, 48)
+    _, state, _ = diverse_app.load(_png(tmp_path, arr, "photo.png"))
+    editor = {"layers": [_stroke_layer(40, 48, (8, 30, 10, 36))]}
+    known = mask_from_layers(editor["layers"], (40, 48))
+    assert diverse_app.can_sample
+    gallery, paths, status = diverse_app.sample(state, editor, 4, 7)
+    assert status.startswith("4 fills from DiverseInversion (seed 7)") and len(gallery) == len(paths) == 4
+    fills = [np.asarray(Image.open(p)) for p in paths]
+    for (shown, caption), fill, i in zip(gallery, fills, range(4)):
+        assert fill.shape == arr.shape and np.array_equal(fill[known], arr[known])
+        assert np.array_equal(shown, fill) and caption == f"seed 7, fill {i}"
+    hole = [f[~known].astype(int) for f in fills]
+    assert min(np.abs(hole[a] - hole[b]).mean() for a in range(4) for b in range(a)) > 1  # four different fills
+    again = [np.asarray(Image.open(p)) for p in diverse_app.sample(state, editor, 4, 7)[1]]
+    assert all(np.array_equal(f, g) for f, g in zip(fills, again))  # the seed fixes the fills
+    other = np.asarray(Image.open(diverse_app.sample(state, editor, 1, 8)[1][0]))
+    assert np.abs(other[~known].astype(int) - hole[0]).mean() > 1
+    assert "the mask is empty" in diverse_app.sample(state, {"layers": []}, 2, 0)[-1]
+    assert "at least 1" in diverse_app.sample(state, editor, 0, 0)[-1]
+
+
+def test_the_bundled_mminvertfill_offers_no_diverse_fills(app, tmp_path):
+    inpainter, names, _ = load_model(None, "cpu")
+    bundled = InpaintApp(inpainter, names, out_dir=tmp_path / "out")
+    assert type(inpainter.model).__name__ == "MMInvertFill" and names == list(SCENE_CLASSES)
+    assert not bundled.can_sample and not app.can_sample
+    _, state, _ = bundled.load(_png(tmp_path, _rgb(20, 20)))
+    out = bundled.sample(state, {"layers": [_stroke_layer(20, 20, (5, 15, 5, 15))]}, 2, 0)
+    assert out[:2] == (None, None) and "MMInvertFill gives one fill per input" in out[2]
+    assert not list((tmp_path / "out").glob("*.png"))
+
+
+def test_page_has_the_diverse_panel_only_for_a_model_that_samples(app, diverse_app):
+    pytest.importorskip("gradio", reason="the app extra is not installed")
+    from mminvert.app.ui import build_ui
+
+    def ids(a):
+        return {getattr(b, "elem_id", None) for b in build_ui(a).blocks.values()}
+
+    assert {"diverse-fills", "sample", "fills", "fill-files"} <= ids(diverse_app)
+    assert not {"diverse-fills", "sample", "fills", "fill-files"} & ids(app)
+    assert "draws diverse fills" in model_summary(diverse_app.inpainter, "d.pt")
+    assert "draws diverse fills" not in model_summary(app.inpainter, "m.pt")
+
+
+# ------------------------------------------------------------------------------------------- files
+def test_a_failed_png_write_leaves_no_file(tmp_path, monkeypatch):
+    img = Image.fromarray(_rgb(24, 24))
+    real_save = Image.Image.save
+
+    def half_then_disk_full(self, fp, format=None, **params):  # noqa: A002 — PIL's argument name
+        buf = io.BytesIO()
+        real_save(self, buf, format="PNG")
+        Path(fp).write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", half_then_disk_full)
+    with pytest.raises(OSError, match="No space left on device"):
+        app_images.save_png(img, tmp_path / "out", "x")
+    assert list((tmp_path / "out").iterdir()) == []
+    monkeypatch.undo()
+    path = Path(app_images.save_png(img, tmp_path / "out", "x"))
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [path.name] and path.name.startswith("x_")
+    assert np.array_equal(np.asarray(Image.open(path)), np.asarray(img)) and path.stat().st_mode & 0o777 == 0o600
+
+
+def test_run_folder_checkpoint_loads_with_its_data_records_class_names(tmp_path):
+    model = _tiny_model(k=K)
+    ckpt = {"mminvert_architecture": model.architecture(), DATA_RECORD_KEY: {"class_names": NAMES},
+            "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()}}
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    torch.save(ckpt, tmp_path / "run" / "checkpoints" / "last.ckpt")
+    inpainter, names, path = load_model(tmp_path / "run", "cpu")
+    assert names == NAMES and path == tmp_path / "run" / "checkpoints" / "last.ckpt"
+    assert all(torch.equal(a, b) for a, b in zip(inpainter.model.state_dict().values(), model.state_dict().values()))
+    del ckpt[DATA_RECORD_KEY]
+    torch.save(ckpt, tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert load_model(tmp_path / "run", "cpu")[1] == [f"class {k}" for k in range(K)]
 
 
 # ------------------------------------------------------------------------------------------- wiring

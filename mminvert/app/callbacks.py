@@ -33,7 +33,7 @@ from .images import (
     to_uint8,
 )
 from .masks import hole_ratio, layer_from_known, mask_from_layers, preset_mask
-from .methods import SAMPLERS, Cancelled, CancelToken, optim_inversion, telea
+from .methods import Cancelled, CancelToken, optim_inversion, telea
 
 __all__ = ["InpaintApp", "EditorValue", "model_summary"]
 
@@ -92,6 +92,11 @@ class InpaintApp:
     @property
     def multimodal(self) -> bool:
         return bool(self.inpainter.use_aux)
+
+    @property
+    def can_sample(self) -> bool:
+        """True when the served model draws several fills per input (the page's diverse-fills panel)."""
+        return self.inpainter.can_sample
 
     # ------------------------------------------------------------------------------- image and mask
     @_guarded(3)
@@ -227,21 +232,26 @@ class InpaintApp:
                 del self._jobs[session]
 
     # ------------------------------------------------------------------------------- sampling
-    @_guarded(2)
-    def sample(self, state: dict | None, editor: EditorValue | None, name: str | None, n: int,
-               seed: int) -> tuple[list, str]:
-        """-> (gallery [(image, caption)], status) from a registered sampling method."""
-        if not SAMPLERS:
-            raise InputError("no sampling method is installed (see docs/app.md: methods that sample register "
-                             "in mminvert.app.methods.SAMPLERS)")
-        if name not in SAMPLERS:
-            raise InputError(f"unknown sampling method {name!r}; installed: {', '.join(SAMPLERS)}")
+    @_guarded(3)
+    def sample(self, state: dict | None, editor: EditorValue | None, n: int,
+               seed: int) -> tuple[list, list[str], str]:
+        """`n` fills of the hole drawn by the model from `seed` (the same seed gives the same fills) ->
+        (gallery [(image for display, caption)], PNG paths at the input's size, status)."""
+        if not self.can_sample:
+            raise InputError(f"{self.inpainter.model_name} gives one fill per input; diverse fills need a model "
+                             "that samples (e.g. a DiverseInversion checkpoint)")
+        n, seed = int(n), int(seed)
+        if n < 1:
+            raise InputError("the number of fills must be at least 1")
         img, known = self.inputs(state, editor)
         with self.lock:
-            fills = SAMPLERS[name].fn(img, known, int(n), int(seed))
-        return [(_for_display(f), f"{name} seed {int(seed)} #{i}") for i, f in enumerate(fills)], \
-            f"{len(fills)} fills from {name} (seed {int(seed)})."
-
+            fills = self.inpainter(img, known.astype(np.uint8) * 255, num_samples=n, seed=seed)
+        fills = fills if n > 1 else [fills]
+        stem = Path(state["name"]).stem
+        paths = [save_png(f, self.out_dir, f"{stem}_seed{seed}_fill{i}") for i, f in enumerate(fills)]
+        gallery = [(_for_display(f), f"seed {seed}, fill {i}") for i, f in enumerate(fills)]
+        return gallery, paths, (f"{n} fills from {self.inpainter.model_name} (seed {seed}), hole ratio "
+                                f"{hole_ratio(known):.2f}. Known pixels are the input's.")
 
 def model_summary(inpainter: Inpainter, name: str) -> str:
     m = inpainter.model
@@ -249,5 +259,7 @@ def model_summary(inpainter: Inpainter, name: str) -> str:
     names = {"seg": "segmentation", "edge": "edges"}
     modalities = [names[k] for k in getattr(m.encoder, "modalities", ()) if k in names]
     kind = f"multimodal ({' + '.join(modalities)})" if modalities else "RGB only"
+    if inpainter.can_sample:
+        kind += ", draws diverse fills"
     return f"{name}: {type(m).__name__}, {inpainter.R} px, {kind}, {n / 1e6:.1f} M parameters, on {inpainter.device}"
 

@@ -17,6 +17,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..data.preview import seg_palette
+from ..io.atomic import atomic_path, remove_on_failure
 
 __all__ = ["InputError", "MAX_FILE_BYTES", "MAX_PIXELS", "PREVIEW_SIDE", "load_image", "preview", "display_rgb",
            "save_png", "to_uint8", "colorize_seg", "gray_to_rgb", "legend_html", "read_seg_guidance",
@@ -83,12 +84,15 @@ def preview(img: Image.Image, max_side: int = PREVIEW_SIDE) -> np.ndarray:
 
 
 def save_png(img: Image.Image, directory: str | os.PathLike | None = None, stem: str = "inpainted") -> str:
-    """Write `img` losslessly as PNG (its own mode and size) to a new file; returns the path."""
+    """Write `img` losslessly as PNG (its own mode and size) to a new file `<stem>_<random>.png`, readable by
+    its owner only; returns the path. The PNG is written beside it and renamed into place, so a failed write
+    (a full disk, an encoder error) leaves no file at all, not a truncated one."""
     d = Path(directory) if directory else Path(tempfile.gettempdir())
     d.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f"{stem}_", suffix=".png", dir=d)
+    fd, name = tempfile.mkstemp(prefix=f"{stem}_", suffix=".png", dir=d)  # reserves a name no other call gets
     os.close(fd)
-    img.save(name, format="PNG")
+    with remove_on_failure(name), atomic_path(name, mode=0o600) as tmp:
+        img.save(tmp, format="PNG")
     return name
 
 

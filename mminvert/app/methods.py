@@ -1,16 +1,15 @@
-"""Fill methods the app compares with the model, and the slot for methods that sample.
+"""Fill methods the app compares with the model.
 
 - `telea`: OpenCV's fast-marching inpainting (Telea 2004) at the image's full resolution;
 - `optim_inversion`: W+ optimisation on the model's own frozen generator (`mminvert.baselines.OptimInversion`),
-  run in the model's window, with a progress callback and cooperative cancellation;
-- `SAMPLERS`: methods that draw several fills from a seed register here (`register_sampler`); the page's
-  "Diverse fills" panel lists them. mminvert has none yet, so the panel says so instead of showing anything.
+  run in the model's window, with a progress callback and cooperative cancellation.
+
+Diverse fills come from the served model itself when it samples (`Inpainter.can_sample`, see callbacks.py).
 """
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -21,7 +20,7 @@ from ..baselines import OptimInversion
 from ..baselines.telea import telea_uint8
 from ..inference import Inpainter
 
-__all__ = ["Cancelled", "CancelToken", "telea", "optim_inversion", "Sampler", "SAMPLERS", "register_sampler"]
+__all__ = ["Cancelled", "CancelToken", "telea", "optim_inversion"]
 
 
 class Cancelled(RuntimeError):
@@ -94,20 +93,3 @@ def optim_inversion(inpainter: Inpainter, image: Image.Image, known: np.ndarray,
     finally:
         handle.remove()
 
-
-@dataclass(frozen=True)
-class Sampler:
-    """A method that draws different fills: `fn(image, known, n, seed) -> n images` (the input's mode and
-    size, known pixels unchanged); the same seed gives the same fills."""
-
-    name: str
-    fn: Callable[[Image.Image, np.ndarray, int, int], list[Image.Image]]
-    description: str = ""
-
-
-SAMPLERS: dict[str, Sampler] = {}
-
-
-def register_sampler(sampler: Sampler) -> None:
-    """Make a sampling method available to apps built afterwards."""
-    SAMPLERS[sampler.name] = sampler

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ..data.run_data import DATA_RECORD_KEY
+from ..data.run_data import read_data_record
 from ..data.scenes import SCENE_CLASSES
 from ..inference import Inpainter
 from ..inference.bundle import model_from_checkpoint_dict, save_bundle
@@ -32,37 +32,36 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def _class_names(obj: dict, num_classes: int) -> list[str]:
-    """Names stored in a bundle (`class_names`), else those of a training run's data config, else 'class k'."""
-    names = obj.get("class_names")
-    if names is None:
-        names = (obj.get(DATA_RECORD_KEY) or {}).get("class_names")
-    if names is None:
-        names = ((obj.get("hyper_parameters") or {}).get("data") or {}).get("class_names")
-    names = list(names or [])
-    if len(names) != num_classes:
-        names = [f"class {k}" for k in range(num_classes)]
+def _class_names(obj: dict, inpainter: Inpainter) -> list[str]:
+    """The names a bundle stores (`class_names`), else those of the training data's record (in the checkpoint, or
+    its run folder's config.yaml), else 'class k'."""
+    names = list(obj.get("class_names") or [])
+    if len(names) != inpainter.num_classes:
+        return inpainter.class_names
     return [str(n) for n in names]
+
+
+def _read(path: Path, device: str | torch.device = "cpu") -> tuple[Inpainter, dict]:
+    """(Inpainter with its `data_record`, the checkpoint dict) of a bundle or a training checkpoint file."""
+    obj = read_checkpoint(path, "cpu")
+    inpainter = Inpainter(model_from_checkpoint_dict(obj, path), device)
+    inpainter.data_record = read_data_record(obj, path)
+    return inpainter, obj
 
 
 def load_model(ckpt: str | Path | None = None, device: str = "auto") -> tuple[Inpainter, list[str], Path]:
     """(Inpainter, class names, resolved path) for a bundle, a training checkpoint or a run folder;
     None = the bundled scenes model."""
     path = DEFAULT_BUNDLE if ckpt is None else resolve_checkpoint(ckpt)
-    dev = pick_device(device)
-    obj = read_checkpoint(path, "cpu")
-    model = model_from_checkpoint_dict(obj, path)
-    inp = Inpainter(model, dev)
-    return inp, _class_names(obj if isinstance(obj, dict) else {}, inp.num_classes), Path(path)
+    inpainter, obj = _read(Path(path), pick_device(device))
+    return inpainter, _class_names(obj, inpainter), Path(path)
 
 
 def write_fp16_bundle(src: str | Path, out: str | Path, class_names: Sequence[str] | None = None) -> Path:
     """A float16 copy of an inference bundle / checkpoint with the class names the app shows."""
-    path = resolve_checkpoint(src)
-    obj = read_checkpoint(path, "cpu")
-    model = model_from_checkpoint_dict(obj, path)
-    names = list(class_names) if class_names is not None else _class_names(obj, Inpainter(model).num_classes)
-    return save_bundle(model.half(), out, class_names=names)
+    inpainter, obj = _read(resolve_checkpoint(src))
+    names = list(class_names) if class_names is not None else _class_names(obj, inpainter)
+    return save_bundle(inpainter.model.half(), out, class_names=names)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
