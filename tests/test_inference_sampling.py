@@ -119,3 +119,24 @@ def test_inpaint_script_refuses_several_fills_from_mminvertfill(tmp_path):
     assert r.returncode != 0
     assert "num_samples=2: MMInvertFill gives one fill per input" in r.stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+
+def test_diverse_model_one_fill_repeats_and_leaves_the_global_rng_alone():
+    """DiverseInversion's forward draws its random code from the global RNG: Inpainter draws it from seed 0 in a
+    forked state, so one fill without a seed repeats from call to call, and the caller's RNG is untouched."""
+    import torch
+
+    from tests.test_diverse_model import _model
+
+    inp = Inpainter(_model())
+    img, mask = _pair(4, 32, 32)
+    torch.manual_seed(7)
+    first = inp(img, mask)
+    after_first = torch.rand(3)
+    torch.manual_seed(7)
+    again = inp(img, mask)
+    np.testing.assert_array_equal(first, again)
+    assert torch.equal(after_first, torch.rand(3))  # the global stream continued as if nothing had drawn from it
+    torch.manual_seed(99)
+    np.testing.assert_array_equal(first, inp(img, mask))

@@ -18,18 +18,13 @@ from ..data.scenes import SCENE_CLASSES
 from ..inference import Inpainter
 from ..inference.bundle import model_from_checkpoint_dict, save_bundle
 from ..io import resolve_checkpoint
-from ..io.stylegan2 import read_checkpoint
+from ..io.checkpoint_file import read_checkpoint
 from ..utils.assets import bundled_asset
+from ..utils.device import resolve_device
 
-__all__ = ["DEFAULT_BUNDLE", "pick_device", "load_model", "write_fp16_bundle"]
+__all__ = ["DEFAULT_BUNDLE", "load_model", "write_fp16_bundle"]
 
 DEFAULT_BUNDLE = bundled_asset("inpainter", "scenes64")
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _class_names(obj: dict, inpainter: Inpainter) -> list[str]:
@@ -53,7 +48,7 @@ def load_model(ckpt: str | Path | None = None, device: str = "auto") -> tuple[In
     """(Inpainter, class names, resolved path) for a bundle, a training checkpoint or a run folder;
     None = the bundled scenes model."""
     path = DEFAULT_BUNDLE if ckpt is None else resolve_checkpoint(ckpt)
-    inpainter, obj = _read(Path(path), pick_device(device))
+    inpainter, obj = _read(Path(path), resolve_device(device))
     return inpainter, _class_names(obj, inpainter), Path(path)
 
 

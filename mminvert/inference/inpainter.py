@@ -15,7 +15,8 @@ a warning; boolean masks are taken as given).
 Several fills per input (models that can sample, e.g. DiverseInversion): `num_samples=K` (in the constructor
 or per call) gives a list of K results per input, drawn with `seed`; item i of a call uses seed + i, so a
 result depends only on the input, K and that seed (not on batching). `num_samples=1` without a seed gives the
-model's deterministic fill (its forward); with a seed, one drawn fill. Models that give one fill per input
+model's own fill (its forward, with the global RNG at seed 0 for a forward that draws, so it repeats); with a
+seed, one drawn fill. Models that give one fill per input
 (MMInvertFill) refuse num_samples > 1 with a ValueError.
 """
 from __future__ import annotations
@@ -108,15 +109,24 @@ class Inpainter(WindowedInpainter):
     def _collate(self, samples: list[dict[str, np.ndarray]]) -> dict[str, Tensor]:
         return {k: torch.from_numpy(np.concatenate([s[k] for s in samples])).to(self.device) for k in samples[0]}
 
+    def _forward_fills(self, samples: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
+        """The model's forward fill of each sample, in batches. A forward pass that draws from the global RNG (a
+        sampling model's, e.g. DiverseInversion's random code) draws from seed 0 in a forked RNG state: the same input
+        gives the same fill on every call, and the caller's RNG is left as it was."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        preds = []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(0)
+            for start in range(0, len(samples), self.batch_size):
+                out = self.model(self._collate(samples[start : start + self.batch_size]))["image"]
+                preds += [p[None] for p in out.float().cpu().numpy()]
+        return preds
+
     @torch.no_grad()
     def _predict(self, samples: list[dict[str, np.ndarray]], items: list[int], K: int,
                  seed: int | None) -> list[np.ndarray]:
         if K == 1 and (seed is None or not self.can_sample):  # the model's own fill, batched
-            preds = []
-            for start in range(0, len(samples), self.batch_size):
-                out = self.model(self._collate(samples[start : start + self.batch_size]))["image"]
-                preds += [p[None] for p in out.float().cpu().numpy()]
-            return preds
+            return self._forward_fills(samples)
         # K fills drawn per item with seed + i (independent of how items are batched)
         return [self.model.sample(self._collate([s]), num_samples=K, seed=int(seed or 0) + i)["image"][0]
                 .float().cpu().numpy() for s, i in zip(samples, items)]
