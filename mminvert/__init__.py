@@ -5,8 +5,7 @@ works without torch.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .utils.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -16,12 +15,7 @@ _LAZY = {"Inpainter": ".inference", "OnnxInpainter": ".inference", "load_generat
 __all__ = [*_LAZY, "__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'mminvert' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..io.torchscript import frozen_network
+
 __all__ = ["AttributeGuidance", "TextGuidance", "CLIP_MEAN", "CLIP_STD"]
 
 NetworkLike = nn.Module | str | Path
@@ -30,19 +32,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _frozen(net: NetworkLike) -> nn.Module:
-    if isinstance(net, (str, Path)):
-        path = Path(net).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"guidance network {path} does not exist")
-        try:
-            net = torch.jit.load(str(path), map_location="cpu")
-        except RuntimeError as e:
-            raise ValueError(f"{path}: not a TorchScript network ({e})") from e
-    if not isinstance(net, nn.Module):
-        raise TypeError(f"guidance network must be an nn.Module or a TorchScript path, got {type(net).__name__}")
-    for p in net.parameters():  # (ScriptModules have no requires_grad_)
-        p.requires_grad_(False)
-    return net.eval()
+    return frozen_network(net, "guidance network")
 
 
 class _ImageInput(nn.Module):

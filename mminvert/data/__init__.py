@@ -6,9 +6,7 @@ on first use, so that reading images, masks and data records (inference, evaluat
 Lightning."""
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..utils.lazy import lazy_exports
 from .augment import GeometricAugment
 from .dataset import InpaintingDataset, fit_geometry
 from .edges import canny_edges
@@ -38,11 +36,7 @@ __all__ = [
     "hole_ratio", "SCENE_CLASSES", "SCENES_VERSION", "ScenesSource", "render_scene",
 ]
 
-_LIGHTNING_OBJECTS = {"InpaintingDataModule": "datamodule", "ResumableSampler": "datamodule",
-                      "GeneratedDataModule": "generated", "StepCounter": "generated"}
+_LAZY_LIGHTNING = {"InpaintingDataModule": ".datamodule", "ResumableSampler": ".datamodule",
+                   "GeneratedDataModule": ".generated", "StepCounter": ".generated"}
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LIGHTNING_OBJECTS:
-        return getattr(importlib.import_module(f".{_LIGHTNING_OBJECTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY_LIGHTNING)

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from ..io.atomic import atomic_torch_save
 from ..io.size_limits import check_checkpoint_size
+from ..io.torchscript import frozen_network
 from ..utils.assets import bundled_names
 
 __all__ = ["SceneAttributeClassifier", "load_attribute_classifier", "save_attribute_classifier",
@@ -88,16 +89,7 @@ def load_descriptor(net: Descriptor, names: Sequence[str] | None = None) -> nn.M
         p = Path(str(net)).expanduser()
         if str(net) in BUNDLED_CLASSIFIERS or (p.is_file() and _is_classifier_file(p)):
             return load_attribute_classifier(net)
-        if not p.is_file():
-            raise FileNotFoundError(f"descriptor network {p} does not exist (bundled: {sorted(BUNDLED_CLASSIFIERS)})")
-        try:
-            net = torch.jit.load(str(p), map_location="cpu")
-        except RuntimeError as e:
-            raise ValueError(f"{p}: neither an mminvert attribute classifier nor a TorchScript network ({e})") from e
-    if not isinstance(net, nn.Module):
-        raise TypeError(f"descriptor must be an nn.Module or a file, got {type(net).__name__}")
-    for p_ in net.parameters():
-        p_.requires_grad_(False)
+    net = frozen_network(net, "descriptor network", f" (bundled: {sorted(BUNDLED_CLASSIFIERS)})")
     if names is not None and not hasattr(net, "names"):
         try:
             net.names = list(names)

@@ -4,18 +4,11 @@
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..utils.lazy import lazy_exports
 from .onnx_inpainter import OnnxInpainter
 
 _LAZY = {"Inpainter": ".inpainter", "save_bundle": ".bundle", "load_bundle": ".bundle", "BUNDLE_FORMAT": ".bundle"}
 __all__ = ["Inpainter", "OnnxInpainter", "save_bundle", "load_bundle", "BUNDLE_FORMAT"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'mminvert.inference' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
