@@ -173,9 +173,15 @@ def test_no_pm_row_adds_the_map2style_codes_to_the_mean_latent():
         else:  # with γ ≡ 1, β ≡ 0 the pre-modulation is IN(map2style(F)): every code zero mean, unit variance
             with torch.no_grad():
                 for gamma, beta in zip(model.premod.gamma, model.premod.beta):
-                    gamma[2].weight.zero_(), gamma[2].bias.fill_(1.0), beta[2].weight.zero_(), beta[2].bias.zero_()
+                    gamma[2].weight.zero_()
+                    gamma[2].bias.fill_(1.0)
+                    beta[2].weight.zero_()
+                    beta[2].bias.zero_()
             out = _run(model, batch)
             torch.testing.assert_close(out["ws"], instance_norm_codes(codes) + model.sml.online, rtol=0, atol=1e-6)
+            w = out["ws"] - model.sml.online
+            torch.testing.assert_close(w.mean(-1), torch.zeros(2, 8), rtol=0, atol=1e-5)
+            torch.testing.assert_close(w.std(-1, unbiased=False), torch.ones(2, 8), rtol=0, atol=1e-3)
             assert not torch.allclose(out["ws"], codes + model.sml.online, atol=1e-2)
     # the structure maps P_s reach the codes only through the pre-modulation
     for model, reads in ((full, True), (no_pm, False)):
