@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
@@ -18,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mminvert.inference import Inpainter
 from mminvert.runner import train
+from mminvert.runner.encoder_step import EncoderDiscriminatorModule
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 REPO = CONF.parent
@@ -45,18 +47,89 @@ def losses_by_step(run: Path, key: str = "train/loss_total") -> dict[int, float]
     return {int(r["step"]): float(r[key]) for r in read_metrics(run) if r.get(key)}
 
 
+class TrainingProbe(pl.Callback):
+    """Test probe, added to a run with PROBE: keeps the trained module, its state dict when training starts and
+    the parameters each optimiser holds. `made` lists the probes in the order the runs built them."""
+
+    made: list[TrainingProbe] = []
+
+    def __init__(self) -> None:
+        self.module: pl.LightningModule | None = None
+        self.start: dict[str, torch.Tensor] = {}
+        self.optimizer_params: list[list[torch.nn.Parameter]] = []
+        TrainingProbe.made.append(self)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.module = pl_module
+        self.start = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+        self.optimizer_params = [[p for g in o.param_groups for p in g["params"]] for o in trainer.optimizers]
+
+
+PROBE = f"+callbacks.probe._target_={__name__}.TrainingProbe"
+
+
+def train_probed(cfg: DictConfig) -> TrainingProbe:
+    """train(cfg) (composed with PROBE); its probe."""
+    TrainingProbe.made.clear()
+    train(cfg)
+    (probe,) = TrainingProbe.made
+    return probe
+
+
+def assert_optimizers_hold_exactly_the_trainable_parameters(module: EncoderDiscriminatorModule,
+                                                            optimizer_params: list[list[torch.nn.Parameter]]) -> None:
+    """Encoder optimiser: every trainable parameter once, nothing of the frozen generator; a discriminator
+    optimiser (with the discriminator's parameters) exactly when the loss has an adversarial term."""
+    ids = lambda params: [id(p) for p in params]  # noqa: E731
+    encoder, *disc = optimizer_params
+    trainable = ids(module.model.trainable_parameters())
+    assert len(set(ids(encoder))) == len(encoder) and set(ids(encoder)) == set(trainable)
+    assert not set(ids(encoder)) & set(ids(module.model.generator.parameters()))
+    adversarial = module.loss.adversarial
+    assert len(disc) == (adversarial is not None)
+    if adversarial is not None:
+        assert sorted(ids(disc[0])) == sorted(ids(adversarial.discriminator.parameters()))
+
+
 @pytest.mark.parametrize("model,loss", [("mminvertfill", "offline"), ("invertfill", "invertfill"), ("psp", "invertfill")])
 def test_each_variant_trains_and_validates(tmp_path, model, loss):
     cfg = compose_cfg(tmp_path, f"model={model}", f"loss={loss}", "loss.terms.perceptual.weight=0",
                       "loss.terms.adversarial.width=8", "trainer.max_steps=4", "trainer.val_check_interval=4",
-                      "trainer.log_every_n_steps=1")
-    train(cfg)
-    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+                      "trainer.log_every_n_steps=1", PROBE)
+    probe = train_probed(cfg)
+    module, start = probe.module, probe.start
+    end = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     rows = read_metrics(tmp_path)
     val = [r for r in rows if r.get("val/psnr")]
     assert val and np.isfinite(float(val[-1]["val/psnr"])) and float(val[-1]["val/l1_hole"]) > 0
     assert list((tmp_path / "samples").glob("val_step_*.png"))
-    assert all(k in rows[0] for k in ("train/loss_hole", "train/loss_valid", "train/loss_fidelity"))
+    # the frozen generator (weights and buffers) is bit-identical; every trainable tensor and the discriminator moved
+    generator = [k for k in start if k.startswith("model.generator.")]
+    assert generator and [k for k in generator if not torch.equal(start[k], end[k])] == []
+    names = {id(p): n for n, p in module.named_parameters()}
+    trainable = [names[id(p)] for p in module.model.trainable_parameters()]
+    discriminator = [names[id(p)] for p in module.loss.adversarial.discriminator.parameters()]
+    assert trainable and discriminator and not any(n.startswith("model.generator.") for n in trainable)
+    assert set(trainable) == {n for n, p in module.named_parameters() if n.startswith("model.") and p.requires_grad}
+    # (the backbone attention's key bias shifts all scores of a query alike: softmax ignores it, it gets no gradient)
+    dead = {"model.encoder.backbone.attention.k.bias"}
+    assert [n for n in trainable + discriminator if torch.equal(start[n], end[n]) and n not in dead] == []
+    # the mean latent: updated every step, moving only where τ > 0 (pSp keeps the static mean)
+    assert int(end["model.sml.steps"]) == 4 and module.model.sml.tau == (0.0 if model == "psp" else 0.005)
+    assert torch.equal(end["model.sml.online"], start["model.sml.online"]) == (model == "psp")
+    assert_optimizers_hold_exactly_the_trainable_parameters(module, probe.optimizer_params)
+    # every step logs the configured terms (weight > 0), their total and the discriminator's terms, all finite
+    terms = sorted(k for k, v in cfg.loss.terms.items() if v and v.get("weight"))
+    assert terms == sorted(module.loss.terms) and "perceptual" not in terms and "adversarial" in terms
+    train_rows = [r for r in rows if r.get("train/loss_total")]
+    assert [int(r["step"]) for r in train_rows] == [0, 1, 2, 3]
+    logged = {k for r in train_rows for k, v in r.items() if k.startswith("train/loss_") and v}
+    # (lazy R1 is due every 16th discriminator step: none within these 4)
+    assert logged == {f"train/loss_{k}" for k in [*terms, "total", "d_real", "d_fake"]}
+    for r in train_rows:
+        values = {k: float(r[k]) for k in logged if r.get(k)}
+        assert all(np.isfinite(v) for v in values.values()), values
+        assert values["train/loss_total"] == pytest.approx(sum(values[f"train/loss_{k}"] for k in terms), rel=1e-5)
 
 
 def test_loss_decreases_over_30_steps_on_a_fixed_batch(tmp_path):
@@ -132,7 +205,8 @@ def test_ddp_two_cpu_processes(tmp_path):
               "trainer.max_steps=2", "+trainer.limit_val_batches=0", f"hydra.run.dir={tmp_path}",
               f"paths.data_dir={tmp_path}/data"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 2 and int(ckpt["state_dict"]["model.sml.steps"]) == 2
 
 
 @pytest.mark.slow
@@ -156,12 +230,20 @@ def test_init_from_loads_weights_only_and_reports_mismatches(tmp_path, caplog):
     train(compose_cfg(first, "trainer.max_steps=2", "+trainer.limit_val_batches=0"))
     second = tmp_path / "second"
     cfg = compose_cfg(second, "trainer.max_steps=1", "+trainer.limit_val_batches=0", "model.skip=false",
-                      f"init_from={first}/checkpoints/last.ckpt")
+                      f"init_from={first}/checkpoints/last.ckpt", PROBE)
     with caplog.at_level(logging.INFO, logger="mminvert.runner.run"):
-        train(cfg)
-    assert "loaded" in caplog.text and "unexpected" in caplog.text  # the skip projections have no home
+        probe = train_probed(cfg)
+    a = torch.load(first / "checkpoints" / "last.ckpt", weights_only=True)
+    skip = sorted(k for k in a["state_dict"] if k.startswith("model.skip."))
+    assert skip and not set(skip) & set(probe.start)  # the skip projections have no home ...
+    loaded = sorted(set(a["state_dict"]) - set(skip))
+    assert set(loaded) == set(probe.start)  # ... everything else has one
+    assert f"loaded {len(loaded)} tensors" in caplog.text and f"{len(skip)} unexpected tensor(s)" in caplog.text
+    assert [k for k in loaded if not torch.equal(probe.start[k], a["state_dict"][k])] == []  # training starts there
     b = torch.load(second / "checkpoints" / "last.ckpt", weights_only=True)
-    assert b["global_step"] == 1  # a new run, not a resume
+    assert b["global_step"] == 1  # a new run (weights only) ...
+    assert not b["optimizer_states"][0]["state"] or all(  # ... with fresh optimiser moments: Adam's step count is 1
+        int(s["step"]) == 1 for s in b["optimizer_states"][0]["state"].values())
 
 
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF / "experiment").glob("*.yaml")))
@@ -181,7 +263,17 @@ def test_every_experiment_composes_and_instantiates(tmp_path, experiment):
                                                *([] if offline else ["loss.terms.perceptual.pretrained=false"])])
     datamodule = instantiate(cfg.data)
     module = build_module(cfg)
-    assert datamodule.resolution == cfg.data.resolution and module is not None
+    assert type(module).__name__ == cfg.task.module._target_.rsplit(".", 1)[1]
+    assert datamodule.resolution == cfg.data.resolution
+    if isinstance(module, EncoderDiscriminatorModule):  # inpainting, diverse: a frozen generator of the data's size
+        G = module.model.generator
+        assert G.resolution == datamodule.resolution and not any(p.requires_grad for p in G.parameters())
+        opts = module.configure_optimizers()
+        opts = opts[0] if isinstance(opts, tuple) else opts  # (optimisers, schedulers) with a scheduler
+        assert_optimizers_hold_exactly_the_trainable_parameters(
+            module, [[p for g in o.param_groups for p in g["params"]] for o in opts])
+    else:  # GAN pre-training: the generator is built for the data's resolution
+        assert module.generator.resolution == datamodule.resolution
 
 
 def test_wandb_run_id_is_reused_on_resume():

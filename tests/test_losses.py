@@ -39,6 +39,24 @@ def test_masked_l1_regions():
         MaskedL1("everywhere")
 
 
+def test_masked_l1_on_a_hand_made_pair():
+    """|ŷ − y| summed over a region, divided by all B·3·H·W entries (a mean, so hole + valid = plain L1)."""
+    target = torch.zeros(1, 3, 2, 2)
+    pred = torch.tensor([[[[0.5, 0.1], [-1.0, 0.0]],   # channel 0; pixels (0,0) (0,1) / (1,0) (1,1)
+                          [[-0.5, 0.2], [0.0, 0.0]],   # channel 1
+                          [[1.0, 0.3], [0.0, 0.4]]]],  # channel 2: |.| per pixel 2.0, 0.6 / 1.0, 0.4
+                        requires_grad=True)
+    mask = torch.tensor([[[[1.0, 0.0], [0.0, 1.0]]]])  # (0,0) and (1,1) known
+    batch = {"image": target, "mask": mask}
+    valid, hole = MaskedL1("valid")({"image": pred}, batch), MaskedL1("hole")({"image": pred}, batch)
+    assert valid.item() == pytest.approx((2.0 + 0.4) / 12) and hole.item() == pytest.approx((0.6 + 1.0) / 12)
+    assert (valid + hole).item() == pytest.approx((pred - target).abs().mean().item())
+    assert MaskedL1("hole")({"image": target}, batch).item() == 0.0 == MaskedL1("valid")({"image": target}, batch).item()
+    hole.backward()  # the hole term pulls only hole pixels, each by sign(ŷ − y) / 12
+    torch.testing.assert_close(pred.grad, torch.sign(pred.detach()) * (1 - mask) / 12, rtol=0, atol=0)
+    assert pred.grad[..., 0, 0].abs().sum() == 0 and pred.grad[..., 1, 1].abs().sum() == 0
+
+
 def test_missing_backbone_weights_name_the_file(monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.delenv("MMINVERT_WEIGHTS", raising=False)
@@ -194,8 +212,26 @@ def test_frozen_backbones_stay_out_of_checkpoints_and_random_ones_are_reproducib
         b.load_state_dict({}, strict=True)
 
 
-def test_patch_discriminator_shape():
-    assert PatchDiscriminator(4, width=8)(torch.randn(2, 4, 64, 64)).shape == (2, 1, 6, 6)
+def test_patch_discriminator_shape_locality_and_spectral_norm():
+    torch.manual_seed(0)
+    d = PatchDiscriminator(4, width=8)
+    assert d(torch.randn(2, 4, 64, 64)).shape == (2, 1, 6, 6)
+    # patch logits: logit j sees input columns 8j − 23 ... 8j + 46, so a change in pixel (0, 0) reaches j ≤ 2 only
+    x = torch.randn(1, 4, 128, 128)
+    y = x.clone()
+    y[..., 0, 0] += 5.0
+    with torch.no_grad():
+        a, b = d.eval()(x), d(y)  # eval: no power iteration between the two calls
+    assert a.shape == (1, 1, 14, 14) and (a[..., 0, 0] - b[..., 0, 0]).abs() > 1e-6
+    assert torch.equal(a[..., 3:, :], b[..., 3:, :]) and torch.equal(a[..., :, 3:], b[..., :, 3:])
+    # all five convs are spectrally normalised: after some power iterations their largest singular value is 1
+    d.train()
+    for _ in range(30):
+        d(x)
+    convs = [m for m in d.net if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 5
+    for conv in convs:
+        assert torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2).item() == pytest.approx(1.0, abs=0.02)
 
 
 class _LinearD(torch.nn.Module):
@@ -224,6 +260,13 @@ def test_adversarial_losses_and_r1_match_hand_computation():
     torch.testing.assert_close(losses["d_fake"], F.softplus(d(fake_in)).mean())
     torch.testing.assert_close(losses["r1"], 2.0 / 2 * d.a.square().sum() * 4)
     assert "r1" not in adv.discriminator_loss(out, batch, step=9)  # lazy: only every 4th step
+    # the discriminator's loss trains D only; the generator's loss reaches the output
+    fake = fake.clone().requires_grad_(True)
+    out = dict(out, image=fake)
+    sum(adv.discriminator_loss(out, batch, step=8).values()).backward()
+    assert fake.grad is None and d.a.grad.abs().sum() > 0
+    adv(out, batch).backward()
+    assert fake.grad.abs().sum() > 0
 
 
 def test_sobel_edges_range_and_a_step_edge():
@@ -309,6 +352,13 @@ def test_balanced_edge_bce_does_not_reward_predicting_no_edges():
 def test_fidelity_loss():
     ws, w_mean = torch.randn(2, 8, 16), torch.randn(16)
     torch.testing.assert_close(FidelityLoss()({"ws": ws, "w_mean": w_mean}, {}), ((ws - w_mean) ** 2).mean())
+    # by hand: codes (1, 1) and (1, 1) against w̄ = (0, 3): squares 1, 4, 1, 4 -> mean 2.5
+    ws = torch.ones(1, 2, 2, requires_grad=True)
+    value = FidelityLoss()({"ws": ws, "w_mean": torch.tensor([0.0, 3.0])}, {})
+    assert value.item() == pytest.approx(2.5)
+    value.backward()  # d/dws mean((ws − w̄)²) = 2 (ws − w̄) / 4
+    torch.testing.assert_close(ws.grad, torch.tensor([[[0.5, -1.0], [0.5, -1.0]]]))
+    assert FidelityLoss()({"ws": torch.ones(1, 2, 2), "w_mean": torch.ones(2)}, {}).item() == 0.0
 
 
 def test_composite_skips_weight_zero_terms_and_sums(monkeypatch, tmp_path):
@@ -328,7 +378,15 @@ def test_composite_skips_weight_zero_terms_and_sums(monkeypatch, tmp_path):
     got = loss(out, batch)
     assert set(got) == {"valid", "hole", "fidelity", "total"}
     torch.testing.assert_close(got["hole"], 6.0 * MaskedL1("hole")(out, batch))
+    torch.testing.assert_close(got["valid"], MaskedL1("valid")(out, batch))
+    assert got["fidelity"].item() == pytest.approx(0.5)  # 0.5 · mean((1 − 0)²)
     torch.testing.assert_close(got["total"], got["valid"] + got["hole"] + got["fidelity"])
+    # each weighted term's gradient reaches only what it reads: the image (L1) and the codes (fidelity)
+    image, ws = out["image"].clone().requires_grad_(True), out["ws"].clone().requires_grad_(True)
+    loss({**out, "image": image, "ws": ws}, batch)["total"].backward()
+    m = batch["mask"]
+    torch.testing.assert_close(image.grad, (m + 6.0 * (1 - m)).expand_as(image) / image.numel())  # ŷ − y = +0.2
+    torch.testing.assert_close(ws.grad, torch.full_like(ws, 0.5 * 2 / ws.numel()))
 
 
 def test_multiscale_without_perceptual_term_skips_that_part(caplog):
