@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mminvert.evaluation.paper_table import TABLES
 from mminvert.runner import train
-from mminvert.runner.evaluate_after_fit import evaluation_config
+from mminvert.runner.callbacks.evaluate_after_fit import evaluation_config
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 SWEPT_TABLES = ("table5", "table6", "table7", "table8")

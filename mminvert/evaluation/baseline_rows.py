@@ -1,8 +1,9 @@
 """The reference rows `evaluate.py baselines=[...]` can add, by name.
 
 `BASELINES[name](cfg, model, device, skipped)` builds a method (batch -> {'composite', 'seg'}) from the
-evaluation config (its `cfg.<name>` section holds the options), the evaluated model (whose generator the
-optimisation baselines invert) and the device; it records parts it had to leave out in `skipped`.
+evaluation config (its `cfg.<name>` section holds the options, from conf/baseline_settings/), the evaluated model
+(whose generator the optimisation baselines invert) and the device; it records parts it had to leave out in
+`skipped`.
 A new row is one builder function and one entry in `BASELINES`.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..baselines import ContextualInversion, OptimInversion
 from ..io import bundled_discriminator_names, bundled_generator_name, load_discriminator
 from .methods import GeneratorBaseline, TeleaMethod
 
-__all__ = ["BASELINES", "build_baseline"]
+__all__ = ["BASELINES", "build_baseline", "check_baseline_names"]
 
 log = logging.getLogger(__name__)
 Builder = Callable[[DictConfig, torch.nn.Module, torch.device, dict[str, str]], Any]
@@ -126,8 +127,15 @@ BASELINES: dict[str, Builder] = {
 }
 
 
+def check_baseline_names(names: list[str]) -> None:
+    """ValueError listing every name of `names` (evaluate.yaml `baselines`) that is not a row of BASELINES."""
+    unknown = [b for b in names if b not in BASELINES]
+    if unknown:
+        raise ValueError(f"unknown baselines {unknown}; available: {list(BASELINES)}")
+
+
 def build_baseline(name: str, cfg: DictConfig, model: torch.nn.Module, device: torch.device,
                    skipped: dict[str, str]) -> Any:
-    if name not in BASELINES:
-        raise ValueError(f"unknown baselines [{name!r}]; available: {list(BASELINES)}")
+    """The reference row `name`, built from its `cfg.<name>` settings (conf/baseline_settings/)."""
+    check_baseline_names([name])
     return BASELINES[name](cfg, model, device, skipped)
