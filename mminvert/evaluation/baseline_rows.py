@@ -30,19 +30,27 @@ def _telea(cfg: DictConfig, model: torch.nn.Module, device: torch.device, skippe
     return TeleaMethod()
 
 
+def _lpips_term(cfg: DictConfig, net: str, device: torch.device, skipped: dict[str, str], term: str,
+                without: str) -> Any:
+    """LPIPS-`net` for a baseline's perceptual term; None when its weights are missing and `skip_unavailable` is on,
+    with `skipped[term]` = "<without>: <why>"."""
+    from ..metrics import LPIPSMetric
+
+    try:
+        return LPIPSMetric(net).to(device)
+    except (FileNotFoundError, ValueError) as e:
+        if not cfg.skip_unavailable:
+            raise
+        skipped[term] = f"{without}: {str(e).split('. ')[0]}"
+        return None
+
+
 def _optim_inversion(cfg: DictConfig, model: torch.nn.Module, device: torch.device, skipped: dict[str, str]) -> Any:
     options = OmegaConf.to_container(cfg.optim_inversion, resolve=True)
     perceptual = None
     net = options.pop("lpips_net", None)
     if net and options.get("lambda_perceptual", 0):
-        from ..metrics import LPIPSMetric
-
-        try:
-            perceptual = LPIPSMetric(net).to(device)
-        except (FileNotFoundError, ValueError) as e:
-            if not cfg.skip_unavailable:
-                raise
-            skipped["optim_inversion LPIPS term"] = f"MSE only: {str(e).split('. ')[0]}"
+        perceptual = _lpips_term(cfg, net, device, skipped, "optim_inversion LPIPS term", "MSE only")
     inversion = OptimInversion(copy.deepcopy(model.generator).to(device), perceptual=perceptual,
                                guidance=_guidance(options.pop("guidance", None)), **options)
     return GeneratorBaseline("optim_inversion", inversion, device)
@@ -72,17 +80,8 @@ def _magec(cfg: DictConfig, model: torch.nn.Module, device: torch.device, skippe
     from .semantic import build_magec, ecs_distance
 
     options = OmegaConf.to_container(cfg.magec, resolve=True)
-    perceptual = None
     net = options.pop("lpips_net", None)
-    if net:
-        from ..metrics import LPIPSMetric
-
-        try:
-            perceptual = LPIPSMetric(net).to(device)
-        except (FileNotFoundError, ValueError) as e:
-            if not cfg.skip_unavailable:
-                raise
-            skipped["magec LPIPS term"] = f"off: {str(e).split('. ')[0]}"
+    perceptual = _lpips_term(cfg, net, device, skipped, "magec LPIPS term", "off") if net else None
     if perceptual is None and options.get("lpips_offline_fallback", True):
         perceptual, label = ecs_distance(None)
         skipped["magec LPIPS term"] = f"replaced by the {label}"
