@@ -11,6 +11,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
+from PIL import Image
 
 from mminvert.data import BoxMasks, EvalMaskSet, InpaintingDataModule
 from mminvert.evaluation import evaluate
@@ -57,7 +58,7 @@ def test_evaluate_scores_the_items_of_the_datamodules_test_split(tmp_path, monke
     cfg = _compose("evaluate", [f"ckpt={ckpt}", f"output_dir={tmp_path / 'out'}", f"paths.data_dir={data}",
                                 f"paths.cache_dir={tmp_path / 'cache'}", "data=scenes_tiny", "num_images=3",
                                 "batch_size=2", "buckets=[0.1-0.3,0.4-0.6]", "metrics=[psnr]", "baselines=[]",
-                                "feature_cache=null"])
+                                "feature_cache=null", "save_outputs=true"])
     res = evaluate(cfg)
     assert [(split, count) for split, _, count, _ in built] == [("test", 3), ("test", 3)]
     assert res["num_images"] == 3 and res["dataset"]["count"] == 3
@@ -74,6 +75,10 @@ def test_evaluate_scores_the_items_of_the_datamodules_test_split(tmp_path, monke
         holes = [1 - float(scored[i]["mask"].mean()) for i in range(3)]
         assert all(masks.lo - 0.02 <= h <= masks.hi + 0.02 for h in holes), holes
     assert (tmp_path / "out" / "test_images.txt").read_text().split() == keys  # the scored images, in order
+    saved = sorted((tmp_path / "out" / "outputs" / "mminvert").rglob("*.png"))  # save_outputs: every composite
+    assert [p.relative_to(tmp_path / "out" / "outputs" / "mminvert").as_posix() for p in saved] == [
+        f"{b}/{i:06d}.png" for b in ("0.1-0.3", "0.4-0.6") for i in range(3)]
+    assert np.asarray(Image.open(saved[0])).shape == (32, 32, 3)
 
 
 def test_evaluate_applies_the_data_configs_class_check(tmp_path):

@@ -14,13 +14,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader
 
 from ..data import bucket_ratio
 from ..metrics import InpaintingMetrics, known_gap
 from .bucket_data import bucket_masks, hole_ratio_summary
-from .images import to_rgb8
+from .images import to_rgb8, write_png
 from .prepare import Evaluation
 from .progress import Progress
 from .real_features import RealFeatures
@@ -102,12 +101,10 @@ class _BucketScores:
 
 
 def _save_outputs(out_dir: Path, bucket: str, batch: dict[str, Any], outs: dict[str, dict[str, Any]]) -> None:
-    """Every composite of the batch as `<out_dir>/outputs/<method>/<bucket>/<index>.png`."""
+    """Every composite of the batch as `<out_dir>/outputs/<method>/<bucket>/<index>.png` (each written atomically)."""
     for name, o in outs.items():
-        d = out_dir / "outputs" / name / bucket
-        d.mkdir(parents=True, exist_ok=True)
         for img, idx in zip(o["composite"], batch["index"]):
-            Image.fromarray(to_rgb8(img)).save(d / f"{int(idx):06d}.png")
+            write_png(to_rgb8(img), out_dir / "outputs" / name / bucket / f"{int(idx):06d}.png")
 
 
 def _score_batch(ev: Evaluation, batch: dict[str, Any], scores: _BucketScores,

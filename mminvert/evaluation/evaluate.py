@@ -1,11 +1,11 @@
 """`evaluate(cfg)`: a checkpoint (and reference baselines) on the fixed evaluation masks of each
 hole-ratio bucket -> results.json, table.md, report.md with plots and example grids.
 
-Everything is deterministic: test images come from the data config's test split, masks from the
-versioned evaluation sets (`EvalMaskSet`), the models run without noise, so re-running gives identical
-numbers. The real images are the same in every bucket: their Inception features are computed once and
-cached on disk (`feature_cache`, see real_features.py); each batch's composites of all methods go through
-Inception in one forward.
+Everything is deterministic: test images come from the data config's test split, built by the DataModule
+exactly as its test stage builds it, masks from the versioned evaluation sets (`EvalMaskSet`), the models run
+without noise, so re-running gives identical numbers. The real images are the same in every bucket: their
+Inception features are computed once and cached on disk (`feature_cache`, see real_features.py); each batch's
+composites of all methods go through Inception in one forward.
 
 The model rows come first, one per entry of `guidance` (data/guidance.py): `none` is standard inpainting (image and
 mask only: what a user with a photo has, the default and the headline row), `known` / `gt` are extra rows named
@@ -18,6 +18,9 @@ The model rows are evaluated on their `output` (composite | raw | poisson, see M
 Buckets may be any `lo-hi` with 0 <= lo < hi <= 1; `mask_ratio` says how hole ratios spread inside a bucket
 (`spread`, the default: close to uniform over the bucket; see BucketMasks), and results.json gives the min /
 median / max hole ratio of each bucket's masks.
+
+Parts: prepare.py builds what the buckets share, bucket.py scores one bucket, this module assembles results.json
+and writes the reports (report.py) and, for a paper-table job, its completion marker (row_record.py).
 """
 from __future__ import annotations
 
