@@ -25,7 +25,7 @@ from hydra.utils import instantiate
 from torch.utils.data import DataLoader
 
 from mminvert.data import EvalMaskSet, InpaintingDataset
-from mminvert.evaluation.evaluate import FirstItems
+from mminvert.data.first_items import FirstItems
 from mminvert.evaluation.methods import ModelMethod, TeleaMethod
 from mminvert.inference.bundle import load_bundle, load_diverse
 from mminvert.metrics import InpaintingMetrics

@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
 from mminvert.evaluation.paper_table import TABLES
 from mminvert.runner import train
-from mminvert.runner.evaluate_after_fit import evaluation_config
+from mminvert.runner.callbacks.evaluate_after_fit import EvaluateAfterFit, evaluation_config
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 SWEPT_TABLES = ("table5", "table6", "table7", "table8")
@@ -129,14 +130,62 @@ def test_a_job_evaluates_after_fit_and_marks_its_row(tmp_path):
 
 
 def test_evaluation_config_takes_the_runs_data_and_rejects_unknown_keys(tmp_path):
-    cfg = _compose_row("table6", "gt", tmp_path, "evaluate_after_fit.num_images=7", "evaluate_after_fit.output=raw")
+    cfg = _compose_row("table6", "gt", tmp_path, "evaluate_after_fit.num_images=7", "evaluate_after_fit.output=raw",
+                       "+evaluate_after_fit.optim_inversion.steps=9")
     ev = evaluation_config(cfg, tmp_path)
     assert ev.num_images == 7 and ev.output == "raw" and ev.ckpt == str(tmp_path)
     assert ev.output_dir == str(tmp_path / "evaluation") and ev.data.resolution == 32
     assert ev.feature_cache == f"{ev.paths.cache_dir}/feature_cache" and ev.paper_row is None
+    # the baseline settings (conf/baseline_settings/) are those evaluate.py composes, and can be overridden
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        composed = compose("evaluate", overrides=["ckpt=x"])
+    assert ev.optim_inversion.steps == 9 and composed.optim_inversion.steps == 500
+    assert ev.optim_inversion.lr == composed.optim_inversion.lr
+    assert ev.magec == composed.magec and ev.contextual_inversion == composed.contextual_inversion
     bad = _compose_row("table6", "gt", tmp_path, "+evaluate_after_fit.num_imgs=7")
     with pytest.raises(ValueError, match="num_imgs"):
         evaluation_config(bad, tmp_path)
+    with pytest.raises(ValueError, match="num_imgs"):  # before training: the callback checks its config when built
+        EvaluateAfterFit(bad, tmp_path)
+
+
+def test_only_rank_zero_evaluates_and_completes_the_runs_row(tmp_path, monkeypatch, caplog):
+    """EvaluateAfterFit hands evaluate() the run's row job (table, row, seed of the training config, the run folder):
+    evaluate() is the one writer of row.json. Other ranks do nothing; a failed fit is not evaluated."""
+    from types import SimpleNamespace
+
+    import mminvert.evaluation
+
+    calls = []
+    monkeypatch.setattr(mminvert.evaluation, "evaluate", lambda cfg, job=None: calls.append((cfg, job)) or {"ok": 1})
+    cfg = _compose_row("table5", "no_pm", tmp_path, "evaluate_after_fit.enabled=true", "seed=3")
+    callback = EvaluateAfterFit(cfg, tmp_path)
+    callback.on_fit_end(SimpleNamespace(global_rank=1), None)
+    callback.on_exception(SimpleNamespace(global_rank=0), None, RuntimeError("boom"))
+    assert calls == [] and callback.payload is None and "fit did not finish (RuntimeError)" in caplog.text
+    callback.on_fit_end(SimpleNamespace(global_rank=0), None)
+    (eval_cfg, job), = calls
+    assert eval_cfg.output_dir == str(tmp_path / "evaluation") and eval_cfg.paper_row is None
+    assert (job.folder, job.table, job.row, job.seed) == (tmp_path, "table5", "no_pm", 3)
+    assert callback.payload == {"ok": 1}
+    plain = EvaluateAfterFit(_compose_row("psp", None, tmp_path, "evaluate_after_fit.enabled=true"), tmp_path)
+    assert plain.job is None  # not a paper-table row: no completion marker
+
+
+class FailAtFirstStep(pl.Callback):
+    """Raises in the first training step (a fit that does not finish)."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        raise RuntimeError("the machine went away")
+
+
+def test_a_failed_fit_is_not_evaluated_and_not_marked(tmp_path):
+    cfg = _compose_row("table5", "no_pm", tmp_path, "evaluate_after_fit.enabled=true", "evaluate_after_fit.num_images=2",
+                       "+callbacks.fail._target_=tests.test_paper_rows.FailAtFirstStep")
+    with pytest.raises(RuntimeError, match="went away"):
+        train(cfg)
+    assert not (tmp_path / "evaluation").exists() and not (tmp_path / "row.json").exists()
 
 
 def test_rows_figure_renders_the_same_inputs_through_each_row(tmp_path):

@@ -151,3 +151,42 @@ def test_published_values_print_beside_ours_and_are_checked(tmp_path, capsys):
 def _refusal_keep(sweep: Path, pub: Path, capsys) -> str:
     assert mminvert_cli(["table", str(sweep), "--published", str(pub)]) == 2
     return capsys.readouterr().err
+
+
+def _full_disk_after_half(monkeypatch):
+    """Every Path.write_bytes writes half its data, then fails like a full disk."""
+    import errno
+
+    real = Path.write_bytes
+
+    def write_half(self, data):
+        real(self, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", write_half)
+
+
+def test_evaluation_reports_and_tables_are_written_atomically(tmp_path, monkeypatch):
+    """A write that fails half-way (full disk) keeps the previous results.json / table.md / table.json /
+    test_images.txt whole, leaves no temporary file, and its error names the file."""
+    from mminvert.data.first_items import FirstItems
+    from mminvert.evaluation.run_data import write_scored_images
+
+    sweep = _sweep(tmp_path, seeds=(0,))
+    job = sweep / "0" / "evaluation"
+    assert mminvert_cli(["table", str(sweep)]) == 0
+    scenes = type("Keys", (), {"__len__": lambda self: 3, "key": lambda self, i: f"scene/{i}"})()
+    write_scored_images(job, FirstItems(scenes, 2))
+    before = {p: p.read_bytes() for p in [*job.iterdir(), sweep / "table.md", sweep / "table.json"]}
+    assert (job / "test_images.txt").read_text() == "scene/0\nscene/1\n"
+    payload = json.loads((job / "results.json").read_text())
+    payload["results"]["telea"] = {b: {"psnr": 2.0} for b in BUCKETS}
+    _full_disk_after_half(monkeypatch)
+    with pytest.raises(OSError, match="results.json"):
+        write_results(job, payload, {})
+    with pytest.raises(OSError, match="test_images.txt"):
+        write_scored_images(job, FirstItems(scenes, 3))
+    with pytest.raises(OSError, match=r"table\.json"):  # written first: it marks the pair as mminvert's
+        make_table(sweep)
+    assert {p: p.read_bytes() for p in before} == before
+    assert not [p for p in sweep.rglob("*") if p.name.endswith(".tmp")]

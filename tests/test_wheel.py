@@ -66,11 +66,12 @@ def test_installed_package_and_its_configs(installed):
         from pathlib import Path
         from hydra import compose, initialize_config_dir
         from mminvert.utils.config_dir import PACKAGED_CONF, config_dir
-        from mminvert.runner.evaluate_after_fit import EVALUATE_CONFIG
+        from mminvert.runner.callbacks.evaluate_after_fit import EVALUATE_CONFIG, evaluation_defaults
         from mminvert.data.preview import CONF
         from mminvert.tasks.stylegan2_discriminator import discriminator_from_preset
         assert Path(mminvert.__file__).is_relative_to(Path(__import__("sys").prefix)), mminvert.__file__
         assert config_dir() == PACKAGED_CONF == CONF and EVALUATE_CONFIG.is_file()
+        assert evaluation_defaults().optim_inversion.steps > 0  # the baseline settings group ships too
         with initialize_config_dir(str(CONF), version_base="1.3"):
             cfg = compose("config", overrides=["data=scenes_tiny"])
         assert cfg.model and cfg.data

@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, SequentialSampler
 
 from .dataset import InpaintingDataset
+from .first_items import FirstItems
 from .masks import MaskGenerator, ModalityMasks
 
 __all__ = ["InpaintingDataModule", "ResumableSampler", "seed_worker"]
@@ -110,7 +111,13 @@ class InpaintingDataModule(pl.LightningDataModule):
         self.datasets: dict[str, InpaintingDataset] = {}
 
     # ------------------------------------------------------------------------------- datasets
-    def build(self, split: str) -> InpaintingDataset:
+    def build(self, split: str, eval_masks: Any = None, count: int | None = None) -> InpaintingDataset:
+        """The `split` ("train" | "val" | "test") dataset as training, validation and test use it.
+
+        `eval_masks` (anything with `load(i)`, e.g. one bucket's `EvalMaskSet`) replaces the config's evaluation
+        masks of a val / test split; `count` keeps the split's first `count` items. Either way the images, crop,
+        edges, label check (`num_classes`) and `on_error` are those of the config, so an evaluation built here
+        scores exactly what validation / test would with the same masks."""
         source = self.source_factory(split=split, resolution=self.resolution)
         names = tuple(getattr(source, "class_names", ()) or ())
         if names and len(names) != self.num_classes:
@@ -118,9 +125,12 @@ class InpaintingDataModule(pl.LightningDataModule):
                              f"({', '.join(names)})")
         if names:
             self.class_names = names
+        if count is not None:
+            source = FirstItems(source, count)
         train = split == "train"
-        eval_masks = None
-        if not train and self.eval_masks_factory is not None:
+        if train and eval_masks is not None:
+            raise ValueError("eval_masks are for the val / test splits; training draws masks from data.mask_generator")
+        if not train and eval_masks is None and self.eval_masks_factory is not None:
             eval_masks = self.eval_masks_factory()
             if hasattr(eval_masks, "ensure"):
                 eval_masks.ensure()  # no-op when prepare_data already wrote the set

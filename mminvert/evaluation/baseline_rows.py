@@ -1,8 +1,9 @@
 """The reference rows `evaluate.py baselines=[...]` can add, by name.
 
 `BASELINES[name](cfg, model, device, skipped)` builds a method (batch -> {'composite', 'seg'}) from the
-evaluation config (its `cfg.<name>` section holds the options), the evaluated model (whose generator the
-optimisation baselines invert) and the device; it records parts it had to leave out in `skipped`.
+evaluation config (its `cfg.<name>` section holds the options, from conf/baseline_settings/), the evaluated model
+(whose generator the optimisation baselines invert) and the device; it records parts it had to leave out in
+`skipped`.
 A new row is one builder function and one entry in `BASELINES`.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..baselines import ContextualInversion, OptimInversion
 from ..io import bundled_discriminator_names, bundled_generator_name, load_discriminator
 from .methods import GeneratorBaseline, TeleaMethod
 
-__all__ = ["BASELINES", "build_baseline"]
+__all__ = ["BASELINES", "build_baseline", "check_baseline_names"]
 
 log = logging.getLogger(__name__)
 Builder = Callable[[DictConfig, torch.nn.Module, torch.device, dict[str, str]], Any]
@@ -29,19 +30,27 @@ def _telea(cfg: DictConfig, model: torch.nn.Module, device: torch.device, skippe
     return TeleaMethod()
 
 
+def _lpips_term(cfg: DictConfig, net: str, device: torch.device, skipped: dict[str, str], term: str,
+                without: str) -> Any:
+    """LPIPS-`net` for a baseline's perceptual term; None when its weights are missing and `skip_unavailable` is on,
+    with `skipped[term]` = "<without>: <why>"."""
+    from ..metrics import LPIPSMetric
+
+    try:
+        return LPIPSMetric(net).to(device)
+    except (FileNotFoundError, ValueError) as e:
+        if not cfg.skip_unavailable:
+            raise
+        skipped[term] = f"{without}: {str(e).split('. ')[0]}"
+        return None
+
+
 def _optim_inversion(cfg: DictConfig, model: torch.nn.Module, device: torch.device, skipped: dict[str, str]) -> Any:
     options = OmegaConf.to_container(cfg.optim_inversion, resolve=True)
     perceptual = None
     net = options.pop("lpips_net", None)
     if net and options.get("lambda_perceptual", 0):
-        from ..metrics import LPIPSMetric
-
-        try:
-            perceptual = LPIPSMetric(net).to(device)
-        except (FileNotFoundError, ValueError) as e:
-            if not cfg.skip_unavailable:
-                raise
-            skipped["optim_inversion LPIPS term"] = f"MSE only: {str(e).split('. ')[0]}"
+        perceptual = _lpips_term(cfg, net, device, skipped, "optim_inversion LPIPS term", "MSE only")
     inversion = OptimInversion(copy.deepcopy(model.generator).to(device), perceptual=perceptual,
                                guidance=_guidance(options.pop("guidance", None)), **options)
     return GeneratorBaseline("optim_inversion", inversion, device)
@@ -71,17 +80,8 @@ def _magec(cfg: DictConfig, model: torch.nn.Module, device: torch.device, skippe
     from .semantic import build_magec, ecs_distance
 
     options = OmegaConf.to_container(cfg.magec, resolve=True)
-    perceptual = None
     net = options.pop("lpips_net", None)
-    if net:
-        from ..metrics import LPIPSMetric
-
-        try:
-            perceptual = LPIPSMetric(net).to(device)
-        except (FileNotFoundError, ValueError) as e:
-            if not cfg.skip_unavailable:
-                raise
-            skipped["magec LPIPS term"] = f"off: {str(e).split('. ')[0]}"
+    perceptual = _lpips_term(cfg, net, device, skipped, "magec LPIPS term", "off") if net else None
     if perceptual is None and options.get("lpips_offline_fallback", True):
         perceptual, label = ecs_distance(None)
         skipped["magec LPIPS term"] = f"replaced by the {label}"
@@ -126,8 +126,15 @@ BASELINES: dict[str, Builder] = {
 }
 
 
+def check_baseline_names(names: list[str]) -> None:
+    """ValueError listing every name of `names` (evaluate.yaml `baselines`) that is not a row of BASELINES."""
+    unknown = [b for b in names if b not in BASELINES]
+    if unknown:
+        raise ValueError(f"unknown baselines {unknown}; available: {list(BASELINES)}")
+
+
 def build_baseline(name: str, cfg: DictConfig, model: torch.nn.Module, device: torch.device,
                    skipped: dict[str, str]) -> Any:
-    if name not in BASELINES:
-        raise ValueError(f"unknown baselines [{name!r}]; available: {list(BASELINES)}")
+    """The reference row `name`, built from its `cfg.<name>` settings (conf/baseline_settings/)."""
+    check_baseline_names([name])
     return BASELINES[name](cfg, model, device, skipped)

@@ -12,22 +12,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
-from PIL import Image
 
-from ..data import InpaintingDataset, eval_mask_set
 from ..data.guidance import guided_batch
 from ..inference.bundle import load_bundle
 from ..io import resolve_checkpoint
+from ..io.atomic import atomic_write_text
+from .bucket_data import bucket_masks, datamodule
+from .images import to_rgb8, write_png
 from .paper_table import collect_sweep
 from .row_record import read_row_record
 
 __all__ = ["rows_figure"]
-
-
-def _rgb(x: torch.Tensor) -> np.ndarray:
-    return ((x.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
 
 
 def _evaluated(job: Path) -> tuple[str, str]:
@@ -50,22 +46,17 @@ def rows_figure(sweep_dir: str | os.PathLike, out_path: str | os.PathLike, bucke
     models = [(label, load_bundle(resolve_checkpoint(ckpt), map_location="cpu").eval(), guidance)
               for label, ckpt, guidance in evaluated]
     R = models[0][1].generator.resolution
-    dm = instantiate(cfg.data)
-    dm.resolution = R
-    source = dm.source_factory(split="test", resolution=R)
-    cache = OmegaConf.select(cfg, "paths.cache_dir")
-    masks = eval_mask_set(Path(str(cfg.paths.data_dir)) / "eval_masks", R, bucket, count=count, seed=mask_seed,
-                          ratio=mask_ratio, cache_root=Path(str(cache)) / "eval_masks" if cache else None).ensure()
-    ds = InpaintingDataset(source, R, eval_masks=masks, train=False, edges=dm.edges, seed=int(cfg.seed) + 2)
+    dm = datamodule(cfg.data, R)
+    masks = bucket_masks(cfg, R, bucket, count, mask_seed, mask_ratio)
+    ds = dm.build("test", eval_masks=masks, count=count)  # the evaluation's images and masks
     batch = torch.utils.data.default_collate([ds[i] for i in range(count)])
     outs = [model(guided_batch(batch, guidance, dm.edges))["composite"].float() for _, model, guidance in models]
     lines = []
     for i in range(count):
-        cells = [_rgb(batch["image"][i] * batch["mask"][i])] + [_rgb(o[i]) for o in outs] + [_rgb(batch["image"][i])]
+        cells = [to_rgb8(batch["image"][i] * batch["mask"][i]), *(to_rgb8(o[i]) for o in outs),
+                 to_rgb8(batch["image"][i])]
         lines.append(np.concatenate(cells, axis=1))
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.concatenate(lines, axis=0)).save(out)
+    out = write_png(np.concatenate(lines, axis=0), out_path)
     header = ["input"] + [label for label, _, _ in models] + ["ground truth"]
-    out.with_suffix(".txt").write_text(f"{sweep.table.title}, bucket {bucket}; columns: " + " | ".join(header) + "\n")
+    atomic_write_text(out.with_suffix(".txt"), f"{sweep.table.title}, bucket {bucket}; columns: " + " | ".join(header) + "\n")
     return out

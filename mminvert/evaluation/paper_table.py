@@ -31,6 +31,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from ..data.guidance import GUIDANCE_GIVEN
+from ..io.atomic import atomic_write_text
 from .report import METRIC_LABELS, _bucket_label
 from .row_record import read_row_record
 
@@ -307,9 +308,10 @@ def make_table(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None =
            "rows": [{"id": r.id, "label": r.label, "seeds": seeds[r.id], "given": sweep.given.get(r.id),
                      "jobs": [str(f) for _, _, f in sweep.jobs[r.id]], "values": values.get(r.id, {}),
                      **({"published": pub[r.id]} if r.id in pub else {})} for r in sweep.table.rows]}
-    out.mkdir(parents=True, exist_ok=True)
-    md_path.write_text(_markdown(sweep, metrics, values, pub, seeds))
-    json_path.write_text(json.dumps(doc, indent=1))
+    # each file atomically; table.json (which marks the pair as this command's) first, so that an interrupted
+    # write leaves files the next run may replace
+    atomic_write_text(json_path, json.dumps(doc, indent=1))
+    atomic_write_text(md_path, _markdown(sweep, metrics, values, pub, seeds))
     return md_path, json_path
 
 

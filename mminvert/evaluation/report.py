@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
+from ..io.atomic import atomic_path, atomic_write_text
 from ..utils.figures import readable
+from .images import write_png
 
 __all__ = ["write_results", "markdown_table", "METRIC_LABELS"]
 
@@ -72,7 +73,8 @@ def _plots(results: dict, buckets: list[str], metrics: list[str], out_dir: Path)
         ax.legend(fontsize=7)
         fig.tight_layout()
         name = f"plot_{m}.png"
-        fig.savefig(out_dir / name)
+        with atomic_path(out_dir / name) as tmp:
+            fig.savefig(tmp, format="png")
         plt.close(fig)
         files.append(name)
     return files
@@ -96,19 +98,20 @@ def _data_line(payload: dict[str, Any]) -> str:
 
 
 def write_results(out_dir: str | os.PathLike, payload: dict[str, Any], grids: dict[str, np.ndarray]) -> Path:
-    """payload: {'results': {method: {bucket: {metric: value}}}, 'buckets', 'metrics', ...}."""
+    """payload: {'results': {method: {bucket: {metric: value}}}, 'buckets', 'metrics', ...}; grids: {bucket: (H, W, 3)
+    uint8}. Every file is written atomically: readers see a complete file or none."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(_clean(payload), indent=2, sort_keys=True))
+    atomic_write_text(out / "results.json", json.dumps(_clean(payload), indent=2, sort_keys=True))
     buckets, metrics = payload["buckets"], payload["metrics"]
     table = markdown_table(payload["results"], buckets, metrics)
-    (out / "table.md").write_text(table)
+    atomic_write_text(out / "table.md", table)
     plots = _plots(payload["results"], buckets, metrics, out)
     grid_files = []
     for b, g in grids.items():
         name = f"examples_{b}.png"
         tile = int((payload.get("dataset") or {}).get("resolution") or 0)
-        Image.fromarray(readable(g, tile) if tile else g).save(out / name)  # >= 256 px per image (nearest)
+        write_png(readable(g, tile) if tile else g, out / name)  # >= 256 px per image (nearest)
         grid_files.append((b, name))
     lines = ["# Evaluation report", "", f"Checkpoint: `{payload.get('checkpoint')}`  ", f"Data: {_data_line(payload)}, "
              f"{payload.get('num_images')} test images per bucket, masks: {payload.get('masks')}", ""]
@@ -125,5 +128,5 @@ def write_results(out_dir: str | os.PathLike, payload: dict[str, Any], grids: di
     lines += [f"{_bucket_label(b)}\n\n![{n}]({n})\n" for b, n in grid_files]
     if payload.get("metrics_info"):
         lines += ["## Metric implementations", "", "```json", json.dumps(payload["metrics_info"], indent=1), "```"]
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
     return out

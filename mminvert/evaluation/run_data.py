@@ -20,6 +20,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ..data.run_data import describe_data, read_data_record
+from ..io.atomic import atomic_write_text
 from ..io.formats import DATA_RECORD_KEY
 
 __all__ = ["DataChoice", "select_data", "write_scored_images"]
@@ -118,11 +119,8 @@ def _hydra_choice(key: str) -> str | None:
 
 
 def write_scored_images(out_dir: str | Path, source: Any) -> Path:
-    """`<out_dir>/test_images.txt`: the key (file path, or scene id) of every scored test image, one per line."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """`<out_dir>/test_images.txt` (written atomically): the key (file path, or scene id) of every scored test image,
+    one per line."""
     inner = getattr(source, "source", source)
     keys = [str(inner.key(i)) if hasattr(inner, "key") else str(i) for i in range(len(source))]
-    path = out / "test_images.txt"
-    path.write_text("".join(f"{k}\n" for k in keys))
-    return path
+    return atomic_write_text(Path(out_dir) / "test_images.txt", "".join(f"{k}\n" for k in keys))

@@ -24,11 +24,11 @@ from ..utils.config_types import check_config_types
 from ..utils.precision import set_tf32
 from ..utils.threads import set_threads
 from .callbacks import StepCheckpoint, StepProgressBar
+from .callbacks.evaluate_after_fit import EvaluateAfterFit
 from .callbacks.logger_runs import LoggerRunIds, resume_logger_kwargs
 from .callbacks.record_data import RecordDataSet
 from .callbacks.run_config import SaveRunConfig, save_run_config
 from .distributed import configure_ddp
-from .evaluate_after_fit import evaluate_after_fit
 from .resume import check_resume_checkpoint, check_resume_fits, describe_checkpoint, find_resume_checkpoint
 from .run_lock import RunFolderLock, is_launching_process
 
@@ -226,6 +226,8 @@ def _train(cfg: DictConfig, output_dir: Path, multirun: bool) -> float | None:
     callbacks = build_callbacks(cfg) + [LoggerRunIds()]
     if cfg.get("data") is not None:  # checkpoints name their data set: evaluate.py ckpt=RUN scores its test split
         callbacks.append(RecordDataSet(cfg.data))
+    if OmegaConf.select(cfg, "evaluate_after_fit.enabled"):  # after fit, global rank 0 evaluates the final weights
+        callbacks.append(EvaluateAfterFit(cfg, output_dir))
     if resume is not None:  # written once the checkpoint has loaded: a failed resume keeps the original record
         callbacks.append(SaveRunConfig(cfg, output_dir))
     if cfg.trainer.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
@@ -251,8 +253,6 @@ def _train(cfg: DictConfig, output_dir: Path, multirun: bool) -> float | None:
         if cfg.task.get("validate_before_fit") and not cfg.get("ckpt_path"):
             trainer.validate(module, datamodule=datamodule)  # the step-0 baseline of the validation metrics
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    if OmegaConf.select(cfg, "evaluate_after_fit.enabled"):  # rank 0 evaluates the final weights; others return
-        evaluate_after_fit(cfg, trainer, output_dir)
     name = cfg.task.get("optimized_metric")
     value = trainer.callback_metrics.get(name) if name else None
     if name and value is None:
