@@ -243,7 +243,8 @@ def test_progress_logs_lines_when_not_a_tty_and_draws_a_bar_on_one(caplog):
     import io
     import logging
 
-    from mminvert.evaluation.progress import Progress, format_seconds
+    from mminvert.evaluation.progress import Progress
+    from mminvert.utils.durations import format_duration
 
     t = [0.0]
     clock = lambda: t[0]  # noqa: E731
@@ -255,10 +256,10 @@ def test_progress_logs_lines_when_not_a_tty_and_draws_a_bar_on_one(caplog):
             p.update(10)
         p.close()
     lines = [r.getMessage() for r in caplog.records]
-    assert lines[0] == "bucket 0.1-0.3: 20/40 images (50%), 1.67 images/s, elapsed 12s, ETA 12s"  # 12 s > 10 s
+    assert lines[0] == "bucket 0.1-0.3: 20/40 images (50%), 1.67 images/s, elapsed 0:12, ETA 0:12"  # 12 s > 10 s
     assert lines[1].startswith("bucket 0.1-0.3: 40/40 images (100%)")  # the last item always
-    assert len(lines) == 3 and "done in 24s (telea 24s)" in lines[2]
-    assert format_seconds(754) == "12m34s" and format_seconds(5400) == "1h30m"
+    assert len(lines) == 3 and "done in 0:24 (telea 0:24)" in lines[2]
+    assert format_duration(754) == "12:34" and format_duration(5400) == "1:30:00"
     tty = io.StringIO()
     bar = Progress("b", 4, stream=tty, tty=True, clock=clock)
     with bar.stage("mminvert"):

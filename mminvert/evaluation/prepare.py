@@ -14,7 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 from ..data.first_items import FirstItems
 from ..inference.bundle import model_from_checkpoint_dict
 from ..io import resolve_checkpoint
-from ..io.stylegan2 import read_checkpoint
+from ..io.checkpoint_file import read_checkpoint
+from ..utils.device import resolve_device
 from .baseline_rows import build_baseline, check_baseline_names
 from .bucket_data import datamodule
 from .diversity_column import DiversityColumn
@@ -155,7 +156,7 @@ def _scored_images(cfg: DictConfig, dm: Any, data: DataChoice) -> FirstItems:
 def prepare(cfg: DictConfig) -> Evaluation:
     """Build everything evaluate(cfg) shares across buckets; `cfg.data` becomes the data set scored (run_data.py)."""
     _check_explicit_paths(cfg)
-    device = torch.device(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(cfg.device)
     ckpt = resolve_checkpoint(cfg.ckpt)
     ckpt_obj = read_checkpoint(ckpt, "cpu")
     model = model_from_checkpoint_dict(ckpt_obj, ckpt)

@@ -10,19 +10,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-__all__ = ["Progress", "format_seconds"]
+from ..utils.durations import format_duration
+
+__all__ = ["Progress"]
 
 log = logging.getLogger(__name__)
-
-
-def format_seconds(s: float) -> str:
-    """12.3 -> '12s', 754 -> '12m34s', 5400 -> '1h30m'."""
-    s = max(0, round(s))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 class Progress:
@@ -65,8 +57,8 @@ class Progress:
         if self.count and elapsed > 0:
             rate = self.count / elapsed
             rate_text = f"{rate:.3g} {self.unit}/s" if rate >= 1 else f"{1 / rate:.3g} s/{self.unit.rstrip('s')}"
-            eta = format_seconds((self.total - self.count) / rate)
-            text += f", {rate_text}, elapsed {format_seconds(elapsed)}, ETA {eta}"
+            eta = format_duration((self.total - self.count) / rate)
+            text += f", {rate_text}, elapsed {format_duration(elapsed)}, ETA {eta}"
         return text
 
     def update(self, n: int = 1) -> None:
@@ -80,8 +72,8 @@ class Progress:
 
     def summary(self) -> str:
         """'done in 1m05s (mminvert 12s, telea 3s, inception 48s)'."""
-        parts = ", ".join(f"{k} {format_seconds(v)}" for k, v in self.seconds.items())
-        return f"done in {format_seconds(self.clock() - self.start)}" + (f" ({parts})" if parts else "")
+        parts = ", ".join(f"{k} {format_duration(v)}" for k, v in self.seconds.items())
+        return f"done in {format_duration(self.clock() - self.start)}" + (f" ({parts})" if parts else "")
 
     def close(self) -> None:
         if self.tty:
