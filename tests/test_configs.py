@@ -13,7 +13,7 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 PRIMARY = ("config", "evaluate")
 TOP_GROUPS = ("paths", "data", "mask", "model", "gan", "task", "trainer", "logger", "callbacks", "hydra", "experiment", "debug",
               "ablation")
-# Groups whose options live in sub-folders (experiment=paper/table5, ablation=table5/full) and groups of evaluate.yaml.
+# Groups whose options live in sub-folders (paper/train=table5, paper/row=table5/full) and groups of evaluate.yaml.
 NESTED_OPTIONS = ("experiment", "ablation")
 EVALUATE_GROUPS = ("paper",)
 

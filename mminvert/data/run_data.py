@@ -25,12 +25,20 @@ log = logging.getLogger(__name__)
 DATA_RECORD_KEY = "mminvert_data"
 
 
+# Defaults-list entries that place a data preset at `data`: the data group, and the diverse task's own group.
+_DATA_GROUPS = ("data", "diverse/data")
+
+
 def _preset_name() -> str | None:
-    """The `data` option Hydra composed (e.g. "folder", "clothes"), or None outside a Hydra run."""
+    """The data option Hydra composed (e.g. "folder", "clothes", the diverse task's "generated"), or None outside a
+    Hydra run."""
     try:
         from hydra.core.hydra_config import HydraConfig
 
-        return HydraConfig.get().runtime.choices.get("data") if HydraConfig.initialized() else None
+        if not HydraConfig.initialized():
+            return None
+        choices = HydraConfig.get().runtime.choices
+        return next((choices[g] for g in _DATA_GROUPS if choices.get(g) is not None), None)
     except (ImportError, ValueError, AttributeError):
         return None
 
