@@ -51,23 +51,23 @@ def _compose_row(table: str, row: str | None, tmp_path: Path, *extra: str) -> Di
 @pytest.mark.parametrize("table", SWEPT_TABLES)
 def test_sweep_enumerates_the_rows_of_the_table_in_order(table):
     params = _sweep_params(table)
-    assert params["ablation"].split(",") == [f"{table}/{r}" for r in TABLES[table].row_ids]
+    assert params["paper/row"].split(",") == [f"{table}/{r}" for r in TABLES[table].row_ids]
     assert params["seed"] == "0"
     for row in TABLES[table].row_ids:  # each row file names its row
-        assert OmegaConf.load(CONF / "ablation" / table / f"{row}.yaml").paper_row == row
+        assert OmegaConf.load(CONF / "paper" / "row" / table / f"{row}.yaml").paper_row == row
 
 
 def test_rows_change_only_the_model_and_tables_share_data_seed_steps_and_evaluation():
     """A row file patches the model (and names itself); a table preset adds nothing but its name, its sweep and
     (table 8) the matched widths to the shared preset: every row of every table trains and evaluates alike."""
     for table, row in _rows():
-        patch = OmegaConf.load(CONF / "ablation" / table / f"{row}.yaml")
+        patch = OmegaConf.load(CONF / "paper" / "row" / table / f"{row}.yaml")
         if (table, row) == ("table6", "gt"):  # given ground truth by definition: in validation and evaluation too
             assert patch.task == {"module": {"val_guidance": "gt"}} and list(patch.evaluate_after_fit.guidance) == ["gt"]
             patch = {k: v for k, v in patch.items() if k not in ("task", "evaluate_after_fit")}
         assert set(patch) <= {"paper_row", "model"}, (table, row, set(patch))
     for table in (*SWEPT_TABLES, "psp"):
-        preset = OmegaConf.load(CONF / "experiment" / "paper" / f"{table}.yaml")
+        preset = OmegaConf.load(CONF / "paper" / "train" / f"{table}.yaml")
         assert list(preset.defaults) == (["/paper/train/common", "_self_"] if table != "psp" else
                                          ["/paper/train/common", {"override /model": "psp"}, "_self_"])
         assert set(preset) - {"defaults"} <= {"paper_table", "run_name", "hydra", "bottleneck_widths", "loss",
