@@ -11,7 +11,7 @@ or (out=*.onnx / format=onnx) an ONNX graph that `mminvert.inference.OnnxInpaint
 `inpaint` is inpaint.py for an installed package: the keys of conf/inpaint/config.yaml; without ckpt, the bundled
 scenes model.
 `app` serves the interactive inpainting page (docs/app.md); without ckpt it uses the bundled scenes model.
-`table` turns a finished paper-table sweep (experiment=paper/table5 ...) into table.md + table.json; it exits
+`table` turns a finished paper-table sweep (paper/train=table5 ...) into table.md + table.json; it exits
 with 2, naming them, when rows are missing, failed or unknown (mminvert/evaluation/paper_table.py).
 `data check` reads a data preset's splits before training (counts, sizes, label ids, classes) and exits with 1 on
 problems (mminvert/data/check.py).
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add(sub, "inpaint", INPAINT, "inpaint image files (inpaint.py for an installed package)")
     _add(sub, "app", APP, "serve the interactive inpainting page (needs the `app` extra)")
     table = sub.add_parser("table", help="make a paper table (table.md, table.json) from a finished sweep folder")
-    table.add_argument("sweep_dir", help="the multirun folder of e.g. `python train.py -m experiment=paper/table5`")
+    table.add_argument("sweep_dir", help="the multirun folder of e.g. `python train.py -m paper/train=table5`")
     table.add_argument("--out", default=None, help="folder for table.md / table.json (default: the sweep folder)")
     table.add_argument("--published", default=None, metavar="FILE.yaml",
                        help="the paper's values to print beside ours (format: mminvert/evaluation/paper_table.py)")

@@ -11,11 +11,16 @@ from omegaconf import OmegaConf
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 PRIMARY = ("config", "evaluate")
-TOP_GROUPS = ("paths", "data", "mask", "model", "gan", "task", "trainer", "logger", "callbacks", "hydra", "experiment", "debug",
-              "ablation")
-# Groups whose options live in sub-folders (experiment=paper/table5, ablation=table5/full) and groups of evaluate.yaml.
-NESTED_OPTIONS = ("experiment", "ablation")
-EVALUATE_GROUPS = ("paper",)
+TOP_GROUPS = ("paths", "data", "mask", "model", "gan", "loss", "optim", "task", "trainer", "logger", "callbacks", "hydra",
+              "experiment", "debug", "paper/train", "paper/row")
+# Groups whose options live in sub-folders (paper/row=table5/full).
+NESTED_OPTIONS = ("paper/row",)
+# Groups of evaluate.yaml.
+EVALUATE_GROUPS = ("paper/evaluate",)
+# Groups a task lists in its own defaults (composed with that task).
+TASK_GROUPS = {"diverse/data": "diverse", "diverse/model": "diverse", "diverse/loss": "diverse"}
+# `# @package _global_` patches: they add no node named after their group.
+GLOBAL_PATCHES = ("hydra", "experiment", "debug", "paper/train", "paper/row", "paper/evaluate")
 
 
 def _group_files() -> list[tuple[str, str]]:
@@ -42,18 +47,19 @@ def test_primary_configs_compose(name):
 
 @pytest.mark.parametrize("group,option", _group_files(), ids=lambda x: str(x))
 def test_every_config_file_composes(group, option):
-    top, _, sub = group.partition("/")
+    nested = next((g for g in NESTED_OPTIONS if group.startswith(g + "/")), None)
+    if nested:  # an option in a sub-folder of the group
+        group, option = nested, f"{group[len(nested) + 1:]}/{option}"
     primary = "evaluate" if group in EVALUATE_GROUPS else "config"
     if group in TOP_GROUPS or group in EVALUATE_GROUPS:
         overrides = [f"{group}={option}"]
-    elif top in NESTED_OPTIONS:  # an option in a sub-folder of the group
-        overrides = [f"{top}={sub}/{option}"]
-        group = top
-    else:  # nested groups (e.g. data/label_map): compose the file under a probe key
+    elif group in TASK_GROUPS:
+        overrides = [f"task={TASK_GROUPS[group]}", f"{group}={option}"]
+    else:  # nested groups (e.g. model/generator): compose the file under a probe key
         overrides = [f"+{group}@_probe={option}"]
     cfg = _compose(overrides, primary)
     OmegaConf.to_container(cfg, resolve=False)  # structurally valid
-    if group in TOP_GROUPS and group not in ("hydra", "experiment", "debug", "ablation"):
+    if group in TOP_GROUPS and group not in GLOBAL_PATCHES:
         assert group in cfg
 
 

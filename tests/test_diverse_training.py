@@ -88,7 +88,7 @@ def test_real_data_ablation_trains_on_the_data_modules_images(tmp_path):
 
 @pytest.mark.parametrize("row", ["real_gate", "two_path_no_gate", "two_path_gate"])
 def test_paper_ablation_rows_build_and_train_one_step(row, tmp_path):
-    cfg = compose_cfg(tmp_path, f"ablation=diverse/{row}", "trainer.max_steps=1", "+trainer.limit_val_batches=0")
+    cfg = compose_cfg(tmp_path, f"paper/row=diverse/{row}", "trainer.max_steps=1", "+trainer.limit_val_batches=0")
     assert cfg.paper_row == row
     train(cfg)
     arch = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["mminvert_architecture"]
@@ -99,7 +99,7 @@ def test_stage_2_ablation_row_names_its_stage_1_run():
     from omegaconf.errors import InterpolationToMissingValueError
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("config", overrides=["experiment=paper/diverse", "ablation=diverse/stage2"])
+        cfg = compose("config", overrides=["paper/train=diverse", "paper/row=diverse/stage2"])
     assert cfg.model.stage == 2 and cfg.paper_table == "diverse"
     with pytest.raises(InterpolationToMissingValueError, match="stage1_checkpoint"):
         _ = cfg.init_from

@@ -74,14 +74,14 @@ def psp_run(tmp_path_factory) -> Path:
 
 
 def test_psp_recipe_sweep_makes_its_table(psp_run, tmp_path, monkeypatch):
-    """`evaluate.py -m paper=psp ckpt=RUN` (three jobs, Hydra's launcher in this process) then `mminvert table`.
+    """`evaluate.py -m paper/evaluate=psp ckpt=RUN` (three jobs, Hydra's launcher in this process) then `mminvert table`.
     The three outputs of the same weights share `gap` and the hole pixels, and differ on the known pixels."""
     import runpy
 
     sweep = tmp_path / "sweep"
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", [
-        "evaluate.py", "-m", "paper=psp", f"ckpt={psp_run}", f"paths.data_dir={psp_run}/data", "num_images=4",
+        "evaluate.py", "-m", "paper/evaluate=psp", f"ckpt={psp_run}", f"paths.data_dir={psp_run}/data", "num_images=4",
         "+data.source.num_test=4", "batch_size=4", "buckets=[0.4-0.6]", "metrics=[psnr,l1_hole]", "baselines=[telea]",
         f"hydra.sweep.dir={sweep}", "progress_interval=1000"])
     GlobalHydra.instance().clear()

@@ -133,7 +133,7 @@ def test_paper_preset_builds_at_256px():
 
 # ------------------------------------------------------------------------------------ Table 5
 def test_no_fw_row_gives_the_generator_no_features():
-    full, no_fw = _tiny("ablation=table5/full"), _tiny("ablation=table5/no_fw")
+    full, no_fw = _tiny("paper/row=table5/full"), _tiny("paper/row=table5/no_fw")
     assert no_fw.skip is None and _keys(no_fw, "skip.") == [] and len(_keys(full, "skip.")) == 6
     assert _n_trainable(full) - _n_trainable(no_fw) == _n(full.skip)  # only the three 1x1 projections go
     received: dict[str, list] = {"full": [], "no_fw": []}
@@ -158,7 +158,7 @@ def test_no_fw_row_gives_the_generator_no_features():
 
 
 def test_no_pm_row_adds_the_map2style_codes_to_the_mean_latent():
-    full, no_pm = _tiny("ablation=table5/full"), _tiny("ablation=table5/no_pm")
+    full, no_pm = _tiny("paper/row=table5/full"), _tiny("paper/row=table5/no_pm")
     assert no_pm.premod is None and not hasattr(no_pm, "map2structure")
     assert _keys(no_pm, "premod.", "map2structure.") == [] and _keys(full, "premod.", "map2structure.")
     assert _n_trainable(full) - _n_trainable(no_pm) == _n(full.premod) + _n(full.map2structure)
@@ -198,7 +198,7 @@ def test_no_pm_row_adds_the_map2style_codes_to_the_mean_latent():
 
 @pytest.mark.parametrize("row, moves", [("full", True), ("no_sml", False)])
 def test_sml_row_decides_whether_the_mean_latent_moves(row, moves):
-    model = _tiny(f"ablation=table5/{row}")
+    model = _tiny(f"paper/row=table5/{row}")
     assert (model.sml.tau > 0) == moves
     w_avg = model.generator.w_avg.clone()
     assert torch.equal(model.sml.online, w_avg)  # both start at the generator's mean latent
@@ -218,7 +218,7 @@ def test_sml_row_decides_whether_the_mean_latent_moves(row, moves):
 
 
 def test_no_gma_row_has_no_attention_and_its_blocks_add_the_fused_ffn():
-    full, no_gma = _tiny("ablation=table5/full"), _tiny("ablation=table5/no_gma")
+    full, no_gma = _tiny("paper/row=table5/full"), _tiny("paper/row=table5/no_gma")
     assert sum(isinstance(m, MaskGatedPatchAttention) for m in full.modules()) == 3
     assert not any(isinstance(m, MaskGatedPatchAttention) for m in no_gma.modules())
     gma_keys = [k for k in _keys(full, "encoder.decoder.gma.") if ".attention." in k or ".fuse_attn." in k]
@@ -250,7 +250,7 @@ def _guidance_inputs(model: MMInvertFill) -> dict[str, list[torch.Tensor]]:
 
 @pytest.mark.parametrize("row", ["both", "biased", "gt"])
 def test_guidance_rows_fuse_what_they_name(row):
-    model = _tiny(f"ablation=table6/{row}")
+    model = _tiny(f"paper/row=table6/{row}")
     assert model.encoder.decoder.guidance == {"both": "unbiased"}.get(row, row)
     seen = _guidance_inputs(model)
     batch = _batch(32)
@@ -270,7 +270,7 @@ def test_guidance_rows_fuse_what_they_name(row):
 @pytest.mark.parametrize("row, reads_hole", [("both", False), ("biased", False), ("gt", True)])
 def test_only_gt_guidance_reads_the_maps_inside_the_hole(row, reads_hole):
     """The encoder input masks seg and edge (the hole's maps are unknown); ground-truth guidance reads them whole."""
-    model = _tiny(f"ablation=table6/{row}")
+    model = _tiny(f"paper/row=table6/{row}")
     batch = _batch(32)
     base = _run(model, batch)["image"]
     for seg, edge in ((True, False), (False, True)):
@@ -281,7 +281,7 @@ def test_only_gt_guidance_reads_the_maps_inside_the_hole(row, reads_hole):
 @pytest.mark.parametrize("row, modalities", [("none", []), ("edge", ["edge"]), ("seg", ["seg"]),
                                              ("both", ["seg", "edge"])])
 def test_modality_rows_read_only_their_inputs(row, modalities):
-    model = _tiny(f"ablation=table6/{row}")
+    model = _tiny(f"paper/row=table6/{row}")
     assert model.encoder.modalities == modalities
     assert model.encoder.backbone.stem.conv.in_channels == 4 + (K + 1) * ("seg" in modalities) + 2 * ("edge" in modalities)
     assert bool(_keys(model, "encoder.decoder.seg_stages.")) == ("seg" in modalities)
@@ -301,7 +301,7 @@ def test_modality_rows_read_only_their_inputs(row, modalities):
                                                   ("mmt3_spade", SPADEFusion, True), ("ours", ADN, True)])
 def test_fusion_rows_fuse_the_guidance_as_named(row, fusion, spatial):
     """MMT rows: biased guidance, no attention; AdaIN reads only the guidance's global statistics."""
-    model = _tiny(f"ablation=table7/{row}")
+    model = _tiny(f"paper/row=table7/{row}")
     dec = model.encoder.decoder
     mmt = row != "ours"
     assert dec.guidance == ("biased" if mmt else "unbiased")
@@ -326,7 +326,7 @@ def _guide_width(model: MMInvertFill) -> int:
 @pytest.mark.parametrize("row, block, reads_g0", [("acb", ACBBlock, True), ("res", ResBlock, False),
                                                   ("aot", AOTBlock, False)])
 def test_bottleneck_rows_build_their_blocks_and_only_acb_reads_g0(row, block, reads_g0):
-    model = _tiny(f"ablation=table8/{row}", "+bottleneck_widths.res=40", "+bottleneck_widths.aot=32")
+    model = _tiny(f"paper/row=table8/{row}", "+bottleneck_widths.res=40", "+bottleneck_widths.aot=32")
     blocks = model.encoder.bottleneck.blocks
     assert len(blocks) == 1 and all(isinstance(b, block) for b in blocks)
     if row == "res":

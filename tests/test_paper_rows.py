@@ -1,4 +1,4 @@
-"""Every row of the paper-table sweeps (conf/experiment/paper/, conf/ablation/) composes, builds and trains two
+"""Every row of the paper-table sweeps (conf/paper/train/, conf/paper/row/) composes, builds and trains two
 steps at a tiny size; the sweeps enumerate exactly the rows of mminvert.evaluation.paper_table.TABLES; a job with
 evaluate_after_fit writes its evaluation and row record."""
 from __future__ import annotations
@@ -31,7 +31,7 @@ TINY = ["data=scenes_tiny", "model/generator=random32", "trainer=cpu", "++traine
 def _sweep_params(table: str) -> dict[str, str]:
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("config", overrides=[f"experiment=paper/{table}"], return_hydra_config=True)
+        cfg = compose("config", overrides=[f"paper/train={table}"], return_hydra_config=True)
     return dict(cfg.hydra.sweeper.params)
 
 
@@ -42,7 +42,7 @@ def _rows() -> list[tuple[str, str]]:
 def _compose_row(table: str, row: str | None, tmp_path: Path, *extra: str) -> DictConfig:
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        overrides = [f"experiment=paper/{table}", *([f"ablation={table}/{row}"] if row else []), *TINY,
+        overrides = [f"paper/train={table}", *([f"paper/row={table}/{row}"] if row else []), *TINY,
                      f"paths.output_dir={tmp_path}", f"paths.data_dir={tmp_path}/data", *extra]
         if table != "table8":
             overrides = [o for o in overrides if not o.startswith("bottleneck_widths.")]
@@ -52,30 +52,30 @@ def _compose_row(table: str, row: str | None, tmp_path: Path, *extra: str) -> Di
 @pytest.mark.parametrize("table", SWEPT_TABLES)
 def test_sweep_enumerates_the_rows_of_the_table_in_order(table):
     params = _sweep_params(table)
-    assert params["ablation"].split(",") == [f"{table}/{r}" for r in TABLES[table].row_ids]
+    assert params["paper/row"].split(",") == [f"{table}/{r}" for r in TABLES[table].row_ids]
     assert params["seed"] == "0"
     for row in TABLES[table].row_ids:  # each row file names its row
-        assert OmegaConf.load(CONF / "ablation" / table / f"{row}.yaml").paper_row == row
+        assert OmegaConf.load(CONF / "paper" / "row" / table / f"{row}.yaml").paper_row == row
 
 
 def test_rows_change_only_the_model_and_tables_share_data_seed_steps_and_evaluation():
     """A row file patches the model (and names itself); a table preset adds nothing but its name, its sweep and
     (table 8) the matched widths to the shared preset: every row of every table trains and evaluates alike."""
     for table, row in _rows():
-        patch = OmegaConf.load(CONF / "ablation" / table / f"{row}.yaml")
+        patch = OmegaConf.load(CONF / "paper" / "row" / table / f"{row}.yaml")
         if (table, row) == ("table6", "gt"):  # given ground truth by definition: in validation and evaluation too
             assert patch.task == {"module": {"val_guidance": "gt"}} and list(patch.evaluate_after_fit.guidance) == ["gt"]
             patch = {k: v for k, v in patch.items() if k not in ("task", "evaluate_after_fit")}
         assert set(patch) <= {"paper_row", "model"}, (table, row, set(patch))
     for table in (*SWEPT_TABLES, "psp"):
-        preset = OmegaConf.load(CONF / "experiment" / "paper" / f"{table}.yaml")
-        assert list(preset.defaults) == (["/experiment/paper/common", "_self_"] if table != "psp" else
-                                         ["/experiment/paper/common", {"override /model": "psp"}, "_self_"])
+        preset = OmegaConf.load(CONF / "paper" / "train" / f"{table}.yaml")
+        assert list(preset.defaults) == (["/paper/train/common", "_self_"] if table != "psp" else
+                                         ["/paper/train/common", {"override /model": "psp"}, "_self_"])
         assert set(preset) - {"defaults"} <= {"paper_table", "run_name", "hydra", "bottleneck_widths", "loss",
                                               "evaluate_after_fit"}
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("config", overrides=["experiment=paper/table7", "ablation=table7/mmt2_adain"])
+        cfg = compose("config", overrides=["paper/train=table7", "paper/row=table7/mmt2_adain"])
     assert cfg.evaluate_after_fit.enabled and cfg.trainer.max_steps == 400 and cfg.data.resolution == 64
     assert list(cfg.evaluate_after_fit.buckets) == ["0.1-0.3", "0.4-0.6", "0.7-0.9"] and cfg.seed == 0
     assert cfg.evaluate_after_fit.num_images == 256 and cfg.model.generator.path == "scenes64"

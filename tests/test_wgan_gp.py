@@ -57,7 +57,7 @@ def test_networks_shapes():
 
 def _cfg(out: Path, steps: int, *extra: str):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("config", overrides=[f"paths.output_dir={out}", *CPU, "task=wgan_gp", "wgan=tiny",
+        return compose("config", overrides=[f"paths.output_dir={out}", *CPU, "task=wgan_gp", "gan=dcgan_tiny",
                                             f"trainer.max_steps={steps}", "~data",
                                             "+data._target_=tests.test_stylegan2_training.ConstantImages",
                                             "++data.batch_size=10", "callbacks.samples.every_n_steps=2",

@@ -26,12 +26,20 @@ log = logging.getLogger(__name__)
 
 
 
+# Defaults-list entries that place a data preset at `data`: the data group, and the diverse task's own group.
+_DATA_GROUPS = ("data", "diverse/data")
+
+
 def preset_name() -> str | None:
-    """The `data` option Hydra composed (e.g. "folder", "clothes"), or None outside a Hydra run."""
+    """The data option Hydra composed (e.g. "folder", "clothes", the diverse task's "generated"), or None outside a
+    Hydra run."""
     try:
         from hydra.core.hydra_config import HydraConfig
 
-        return HydraConfig.get().runtime.choices.get("data") if HydraConfig.initialized() else None
+        if not HydraConfig.initialized():
+            return None
+        choices = HydraConfig.get().runtime.choices
+        return next((choices[g] for g in _DATA_GROUPS if choices.get(g) is not None), None)
     except (ImportError, ValueError, AttributeError):
         return None
 

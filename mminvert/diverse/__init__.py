@@ -1,4 +1,4 @@
-"""Diverse inpainting and editing with GAN inversion (Yildirim et al., ICCV 2023): `model=diverse`, `task=diverse`.
+"""Diverse inpainting and editing with GAN inversion (Yildirim et al., ICCV 2023): `task=diverse`.
 
 The core is `model.py` (DiverseInversion): encoder (encoder.py), mixing network (mixing.py), stage-2 skip encoder
 (skip_encoder.py) and the losses of `losses.py`. Its training on generated data is `mminvert.tasks.diverse`

@@ -1,6 +1,6 @@
 """The paper's ablation tables from finished sweeps: `mminvert table SWEEP_DIR [--out DIR] [--published FILE]`.
 
-A sweep of `python train.py -m experiment=paper/table5` (or `evaluate.py -m paper=psp`) holds one folder per job;
+A sweep of `python train.py -m paper/train=table5` (or `evaluate.py -m paper/evaluate=psp`) holds one folder per job;
 a finished job has `row.json` (mminvert.evaluation.row_record) naming its table, row and seed, and the
 results.json that `evaluate` wrote. `make_table` groups the jobs by row (several seeds: mean ± sample standard
 deviation), orders the rows as the paper does (TABLES, below — the one place the order is defined), and writes
@@ -45,7 +45,7 @@ LEGACY_GIVEN = "image, mask, and the labels and edges of the known region (evalu
 
 @dataclass(frozen=True)
 class PaperRow:
-    id: str      # the `paper_row` of its jobs (conf/ablation/<table>/<id>.yaml)
+    id: str      # the `paper_row` of its jobs (conf/paper/row/<table>/<id>.yaml)
     label: str   # as the table prints it
 
 
@@ -60,8 +60,8 @@ class PaperTable:
         return tuple(r.id for r in self.rows)
 
 
-# Rows in the paper's order. The sweeps that compute them: conf/experiment/paper/<name>.yaml (the rows of
-# `hydra.sweeper.params.ablation`, tested to agree with these) and conf/paper/psp.yaml.
+# Rows in the paper's order. The sweeps that compute them: conf/paper/train/<name>.yaml (the rows of
+# `hydra.sweeper.params["paper/row"]`, tested to agree with these) and conf/paper/evaluate/psp.yaml.
 TABLES: dict[str, PaperTable] = {t.name: t for t in (
     PaperTable("table5", "Table 5: components of MMInvertFill", (
         PaperRow("full", "MMInvertFill (full)"), PaperRow("no_gma", "− GMA"), PaperRow("no_pm", "− PM"),

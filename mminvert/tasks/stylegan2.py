@@ -87,6 +87,10 @@ class StyleGAN2Module(pl.LightningModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
+        if not isinstance(generator, StyleGAN2Generator) or not isinstance(discriminator, StyleGAN2Discriminator):
+            raise TypeError(f"task=stylegan2 trains a StyleGAN2 generator and discriminator, got {type(generator).__name__} "
+                            f"and {type(discriminator).__name__}: choose a StyleGAN2 preset of conf/gan/ (gan=scenes64 | "
+                            "tiny | small32 | small64 | small128 | small256 | 256_configf; gan=dcgan* are task=wgan_gp's)")
         if generator.resolution != discriminator.resolution or generator.img_channels != discriminator.img_channels:
             raise ValueError(f"generator makes {generator.img_channels}x{generator.resolution}² images, discriminator "
                              f"reads {discriminator.img_channels}x{discriminator.resolution}²")

@@ -37,6 +37,10 @@ class WGANGPModule(pl.LightningModule):
                  d_optimizer: Callable[..., Optimizer], *, n_critic: int = 5, lambda_gp: float = 10.0,
                  seed: int = 0) -> None:
         super().__init__()
+        if not isinstance(generator, DCGANGenerator) or not isinstance(critic, DCGANCritic):
+            raise TypeError(f"task=wgan_gp trains a DCGAN generator and critic, got {type(generator).__name__} and "
+                            f"{type(critic).__name__}: choose a DCGAN preset of conf/gan/ (gan=dcgan64 | dcgan_scenes64 | "
+                            "dcgan_tiny; the other presets are task=stylegan2's)")
         if generator.resolution != critic.resolution:
             raise ValueError(f"generator makes {generator.resolution}² images, critic reads {critic.resolution}²")
         if n_critic < 1:
