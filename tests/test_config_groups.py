@@ -67,8 +67,9 @@ GLOBAL_PATCHES: dict[str, frozenset[str]] = {
     "paper/train": frozenset({"bottleneck_widths"}),   # table 8's matched widths, read by its rows
     "paper/row": frozenset({"stage1_checkpoint"}),     # the diverse "+ stage 2" row names its stage-1 run
     "paper/evaluate": frozenset(),
+    "baseline_settings": frozenset({"optim_inversion", "magec", "contextual_inversion"}),  # evaluate.py's baselines
 }
-EVALUATE_SIDE = ("paper/evaluate",)       # groups of evaluate.yaml (composed with ckpt=x)
+EVALUATE_SIDE = ("paper/evaluate", "baseline_settings")       # groups of evaluate.yaml (composed with ckpt=x)
 NESTED_OPTIONS = ("paper/row",)           # options in sub-folders: paper/row=<table>/<row>
 EXCLUDED = {
     "hydra": "Hydra's own settings (run and sweep folders, job), read by Hydra, not built by mminvert",

@@ -16,7 +16,7 @@ TOP_GROUPS = ("paths", "data", "mask", "model", "gan", "loss", "optim", "task", 
 # Groups whose options live in sub-folders (paper/row=table5/full).
 NESTED_OPTIONS = ("paper/row",)
 # Groups of evaluate.yaml.
-EVALUATE_GROUPS = ("paper/evaluate",)
+EVALUATE_GROUPS = ("paper/evaluate", "baseline_settings")
 # Groups a task lists in its own defaults (composed with that task).
 TASK_GROUPS = {"diverse/data": "diverse", "diverse/model": "diverse", "diverse/loss": "diverse"}
 # `# @package _global_` patches: they add no node named after their group.
