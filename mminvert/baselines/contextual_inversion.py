@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..stylegan2 import StyleGAN2Generator
-from .inputs import check_image_and_mask
+from .inputs import PerImageInversion, check_image_and_mask
 from .poisson import poisson_blend
 
 __all__ = ["ContextualInversion", "importance_weights"]
@@ -41,7 +41,7 @@ def _grad_xy(x: Tensor) -> tuple[Tensor, Tensor]:
     return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
 
 
-class ContextualInversion:
+class ContextualInversion(PerImageInversion):
     """`ContextualInversion(G, D=None, ...)(image, mask) -> dict` — inpainting by z optimisation.
 
     G: a `StyleGAN2Generator` or a WGAN-GP `DCGANGenerator` (anything with `z_dim`, `resolution`, `freeze()`
@@ -67,9 +67,6 @@ class ContextualInversion:
             discriminator.requires_grad_(False).eval()
         self.steps, self.lr, self.alpha, self.beta, self.eta = steps, lr, alpha, beta, eta
         self.window, self.blend, self.seed = window, blend, seed
-
-    def __call__(self, image: Tensor, mask: Tensor) -> dict[str, Any]:
-        return self.invert(image, mask)
 
     def invert(self, image: Tensor, mask: Tensor) -> dict[str, Any]:
         G = self.generator

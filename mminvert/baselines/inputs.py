@@ -1,14 +1,15 @@
 """Input checks and preparation shared by the per-image optimisation baselines."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from abc import ABC, abstractmethod
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
 from ..stylegan2 import StyleGAN2Generator
 
-__all__ = ["check_image_and_mask", "InversionInputs", "prepare_inputs", "mean_latent_start"]
+__all__ = ["PerImageInversion", "check_image_and_mask", "InversionInputs", "prepare_inputs", "mean_latent_start"]
 
 
 def check_image_and_mask(generator: StyleGAN2Generator, image: Tensor, mask: Tensor) -> None:
@@ -40,3 +41,15 @@ def mean_latent_start(generator: StyleGAN2Generator, batch: int) -> Tensor:
     """(B, num_ws, w_dim) W+ codes at the mean latent w̄, requiring grad: where the optimisations start."""
     w = generator.w_avg.detach().to(torch.float32).reshape(1, 1, -1)
     return w.repeat(batch, generator.num_ws, 1).requires_grad_(True)
+
+
+class PerImageInversion(ABC):
+    """Base of the per-image optimisation baselines: `inversion(image, mask)` is `inversion.invert(image, mask)`,
+    (B, 3, R, R) in [-1, 1] and (B, 1, R, R) {0, 1} -> a dict with at least `image`, `composite` and the latent."""
+
+    def __call__(self, image: Tensor, mask: Tensor) -> dict[str, Any]:
+        return self.invert(image, mask)
+
+    @abstractmethod
+    def invert(self, image: Tensor, mask: Tensor) -> dict[str, Any]:
+        """Optimise a latent per image so that the generator matches the known pixels; the fill of the hole."""

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from ..editing.directions import LatentDirections
 from ..stylegan2 import StyleGAN2Generator
 from ..stylegan2.style_mixing import mix_styles
-from .inputs import mean_latent_start, prepare_inputs
+from .inputs import PerImageInversion, mean_latent_start, prepare_inputs
 from .optim_inversion import OptimInversion, Perceptual
 from .telea import telea_fill
 
@@ -148,7 +148,7 @@ def descriptor_of_holed_image(F: nn.Module, image: Tensor, mask: Tensor, how: st
     return torch.sigmoid(F(x))
 
 
-class MagecInversion:
+class MagecInversion(PerImageInversion):
     """`MagecInversion(G, F, directions, edits, ...)(image, mask) -> dict` — MAGEC W+ inversion for inpainting.
 
     Inputs as `OptimInversion`. `linknet`: a trained LinkNet, or None to train one at construction on
@@ -188,9 +188,6 @@ class MagecInversion:
             linknet, self.linknet_stats = train_linknet(self.generator, self.descriptor, linknet_samples,
                                                         linknet_steps, seed=seed)
         self.linknet = linknet
-
-    def __call__(self, image: Tensor, mask: Tensor) -> dict[str, Any]:
-        return self.invert(image, mask)
 
     def invert(self, image: Tensor, mask: Tensor) -> dict[str, Any]:
         G = self.generator

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..stylegan2 import StyleGAN2Generator
-from .inputs import mean_latent_start, prepare_inputs
+from .inputs import PerImageInversion, mean_latent_start, prepare_inputs
 
 __all__ = ["OptimInversion"]
 
@@ -24,7 +24,7 @@ __all__ = ["OptimInversion"]
 Perceptual = nn.Module | Callable[[Tensor, Tensor], Tensor]
 
 
-class OptimInversion:
+class OptimInversion(PerImageInversion):
     """`OptimInversion(G, ...)(image, mask) -> dict` — inpainting by W+ optimisation on a frozen generator.
 
     Inputs: image (B, 3, R, R) in [-1, 1] (R = G.resolution), mask (B, 1, R, R) with 1 = known, 0 = hole
@@ -112,9 +112,6 @@ class OptimInversion:
 
     def _perceptual_per_sample(self, x: Tensor, y: Tensor) -> Tensor:
         return self._per_sample(self._distance, x, y)  # type: ignore[arg-type]
-
-    def __call__(self, image: Tensor, mask: Tensor) -> dict[str, Any]:
-        return self.invert(image, mask)
 
     def invert(self, image: Tensor, mask: Tensor) -> dict[str, Any]:
         G = self.generator
