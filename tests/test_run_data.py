@@ -115,3 +115,19 @@ def test_data_check_reports_counts_sizes_and_label_ids(tmp_path, capsys):
 def test_the_template_names_what_to_edit(preset):
     text = (CONF / "data" / f"{preset}.yaml").read_text()
     assert text.count("EDIT") >= 5 and "relative to `root`" in text and "hydra.searchpath" in text
+
+
+def test_records_written_before_the_restructuring_point_to_the_moved_classes():
+    """A diverse checkpoint written before GeneratedDataModule moved to mminvert.data still names a loadable class."""
+    from hydra.utils import get_class
+
+    from mminvert.data.run_data import read_data_record
+
+    old = {"mminvert_data": {"name": "generated", "resolution": 32, "num_classes": 0, "class_names": [],
+                             "config": {"_target_": "mminvert.diverse.GeneratedDataModule", "resolution": 32,
+                                        "real": {"_target_": "mminvert.data.InpaintingDataModule"}}}}
+    record = read_data_record(old, "old.ckpt")
+    assert record["config"]["_target_"] == "mminvert.data.GeneratedDataModule"
+    assert record["config"]["real"]["_target_"] == "mminvert.data.InpaintingDataModule"
+    assert get_class(record["config"]["_target_"]).__name__ == "GeneratedDataModule"
+    assert old["mminvert_data"]["config"]["_target_"] == "mminvert.diverse.GeneratedDataModule"  # input unchanged

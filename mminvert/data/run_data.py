@@ -70,11 +70,28 @@ def _from_run_config(path: Path) -> dict[str, Any] | None:
     return data_record(data, name=None)
 
 
+# `_target_`s that older checkpoints and run folders recorded, and where those classes live now.
+MOVED_TARGETS = {"mminvert.diverse.GeneratedDataModule": "mminvert.data.GeneratedDataModule",
+                 "mminvert.diverse.data.GeneratedDataModule": "mminvert.data.GeneratedDataModule"}
+
+
+def _moved(config: Any) -> Any:
+    """`config` (nested dicts / lists) with every `_target_` of MOVED_TARGETS replaced by the class's new home."""
+    if isinstance(config, dict):
+        return {k: MOVED_TARGETS.get(v, v) if k == "_target_" else _moved(v) for k, v in config.items()}
+    if isinstance(config, list):
+        return [_moved(v) for v in config]
+    return config
+
+
 def read_data_record(obj: Any, path: str | Path) -> dict[str, Any] | None:
-    """The data record of a checkpoint / bundle dict `obj` read from `path`, else of its run folder, else None."""
+    """The data record of a checkpoint / bundle dict `obj` read from `path`, else of its run folder, else None;
+    targets of classes that have moved since the record was written point to their new home."""
     if isinstance(obj, dict) and isinstance(obj.get(DATA_RECORD_KEY), dict):
-        return obj[DATA_RECORD_KEY]
-    return _from_run_config(Path(path))
+        record = obj[DATA_RECORD_KEY]
+    else:
+        record = _from_run_config(Path(path))
+    return None if record is None else {**record, "config": _moved(record.get("config"))}
 
 
 def describe_data(data_cfg: DictConfig | dict, name: str | None = None) -> str:
