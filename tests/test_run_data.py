@@ -131,3 +131,14 @@ def test_records_written_before_the_restructuring_point_to_the_moved_classes():
     assert record["config"]["real"]["_target_"] == "mminvert.data.InpaintingDataModule"
     assert get_class(record["config"]["_target_"]).__name__ == "GeneratedDataModule"
     assert old["mminvert_data"]["config"]["_target_"] == "mminvert.diverse.GeneratedDataModule"  # input unchanged
+
+
+def test_a_diverse_run_is_scored_on_its_real_data(tmp_path):
+    """task=diverse records a GeneratedDataModule; evaluation scores the test split of its real images."""
+    record = data_record(_compose("config", "task=diverse").data, name="generated")
+    cfg = _compose("evaluate", "ckpt=x")
+    select_data(cfg, {DATA_RECORD_KEY: record}, tmp_path / "x.ckpt")
+    assert cfg.data._target_.endswith("InpaintingDataModule") and cfg.data.source._target_.endswith("ScenesSource")
+    no_real = {**record, "config": {**record["config"], "real": None}}
+    with pytest.raises(ValueError, match="generated images only"):
+        select_data(_compose("evaluate", "ckpt=x"), {DATA_RECORD_KEY: no_real}, tmp_path / "x.ckpt")

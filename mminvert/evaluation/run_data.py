@@ -61,9 +61,21 @@ def _source(data: Any) -> dict[str, Any]:
     return dict(container.get("source") or {})
 
 
+def _real_images(record: dict[str, Any] | None, ckpt_path: str | Path) -> dict[str, Any] | None:
+    """The record of the real images a run can be scored on: a diverse run trains on generated images
+    (GeneratedDataModule), so its test split is that of its real data (`data.real`)."""
+    config = (record or {}).get("config") or {}
+    if not str(config.get("_target_", "")).endswith("GeneratedDataModule"):
+        return record
+    if not config.get("real"):
+        raise ValueError(f"{ckpt_path} was trained on generated images only (no data.real): pass data=<preset> "
+                         "(conf/data/) to say which test split to evaluate")
+    return {**record, "config": config["real"]}
+
+
 def select_data(cfg: DictConfig, ckpt_obj: Any, ckpt_path: str | Path) -> DataChoice:
     """Set `cfg.data` to the data config to evaluate on (see the module docstring) and say why."""
-    record = read_data_record(ckpt_obj, ckpt_path)
+    record = _real_images(read_data_record(ckpt_obj, ckpt_path), ckpt_path)
     recorded_by = "checkpoint" if isinstance(ckpt_obj, dict) and DATA_RECORD_KEY in ckpt_obj else "run_config"
     trained_on = describe_data(record["config"], record.get("name")) if record else None
     given = cfg.get("data")
