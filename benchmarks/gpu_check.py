@@ -61,8 +61,7 @@ SMOKE_TASKS = {
     "inpainting": ["experiment=inpainting_tiny", "+trainer.limit_val_batches=2"],
     "stylegan2": ["experiment=stylegan2_tiny", "callbacks.samples.every_n_steps=0", "callbacks.fid.enabled=false"],
     "diverse": ["experiment=diverse_tiny", "+trainer.limit_val_batches=2"],
-    "wgan_gp": ["task=wgan_gp", "gan=dcgan_tiny", "data=scenes_tiny", "data.batch_size=20", "trainer=cpu",
-                "callbacks.samples.every_n_steps=0"],
+    "wgan_gp": ["experiment=wgan_gp_tiny", "callbacks.samples.every_n_steps=0"],
 }
 # MMInvertFill at 256 px as the paper presets build it, with a random generator and random perceptual network.
 MMINVERTFILL_256 = ["model=mminvertfill_256", "model/generator=random256", "loss=mminvertfill",

@@ -38,8 +38,7 @@ TASKS = {
     "inpainting": ["experiment=inpainting_tiny", "+trainer.limit_val_batches=0"],
     "stylegan2": ["experiment=stylegan2_tiny", "callbacks.samples.every_n_steps=0", "callbacks.fid.enabled=false"],
     "diverse": ["experiment=diverse_tiny", "+trainer.limit_val_batches=0"],
-    "wgan_gp": ["task=wgan_gp", "gan=dcgan_tiny", "data=scenes_tiny", "data.batch_size=20", "trainer=cpu",
-                "callbacks.samples.every_n_steps=0"],
+    "wgan_gp": ["experiment=wgan_gp_tiny", "callbacks.samples.every_n_steps=0"],
 }
 RNG_KEY = {"inpainting": "inpainting_rng", "stylegan2": "stylegan2_rng", "diverse": "diverse_rng", "wgan_gp": "wgan_gp_rng"}
 
