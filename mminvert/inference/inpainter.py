@@ -113,10 +113,13 @@ class Inpainter(WindowedInpainter):
         """The model's forward fill of each sample, in batches. A forward pass that draws from the global RNG (a
         sampling model's, e.g. DiverseInversion's random code) draws from seed 0 in a forked RNG state: the same input
         gives the same fill on every call, and the caller's RNG is left as it was."""
-        devices = [self.device] if self.device.type == "cuda" else []
+        cuda = self.device.type == "cuda"
         preds = []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(0)
+        with torch.random.fork_rng(devices=[self.device] if cuda else []):
+            torch.random.default_generator.manual_seed(0)
+            if cuda:  # only the model's device: the others keep their state (fork_rng restores this one only)
+                with torch.cuda.device(self.device):
+                    torch.cuda.manual_seed(0)
             for start in range(0, len(samples), self.batch_size):
                 out = self.model(self._collate(samples[start : start + self.batch_size]))["image"]
                 preds += [p[None] for p in out.float().cpu().numpy()]

@@ -27,7 +27,6 @@ from .formats import STYLEGAN2_FORMAT
 from .safe_pickle import PersistentStub, flatten_stub_tensors
 
 __all__ = ["build_generator", "load_generator", "load_discriminator", "save_stylegan2", "export_rosinality",
-           "read_checkpoint",
            "FORMAT", "save_discriminator",
            "bundled_generator_name", "bundled_discriminator_names"]
 
